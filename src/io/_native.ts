@@ -1,0 +1,80 @@
+/**
+ * Loads the native addon (native/txtdb.cc) once, in Node, Deno and Bun.
+ *
+ * The addon ships prebuilt in `prebuilds/<platform>-<arch>/` and is found by
+ * node-gyp-build from the package root — the nearest directory above this
+ * file that holds `binding.gyp`. That works both for `src/io/_native.ts` (Deno,
+ * Bun) and for `dist/src/io/_native.js` (Node). A leftover `build/Release`
+ * shadows the prebuild (node-gyp-build prefers it).
+ *
+ * loadNative() never throws: without a usable addon, txtdb runs in exclusive
+ * single-process mode and says why, using the returned error.
+ *
+ * @example
+ * ```ts
+ * import { loadNative } from "./_native.ts";
+ * const native = loadNative();
+ * if (native.error !== null) console.warn(native.error.message);
+ * ```
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { NativeAddon } from "./_native_api.ts";
+
+/** The addon ABI this loader speaks. Bump with kNativeAbi in native/txtdb.cc. */
+export const NATIVE_ABI = 1;
+
+/** How far up from this file the package root may be. */
+const packageRootDepthMax = 8;
+
+/** The outcome of loading the addon: the addon, or why there is none. */
+export type NativeLoad =
+  | { addon: NativeAddon; error: null }
+  | { addon: null; error: Error };
+
+let loaded: NativeLoad | undefined;
+
+/** Loads the addon on the first call; later calls return the same result. */
+export function loadNative(): NativeLoad {
+  loaded ??= load();
+  return loaded;
+}
+
+function load(): NativeLoad {
+  try {
+    const root = packageRoot(dirname(fileURLToPath(import.meta.url)));
+    const require = createRequire(import.meta.url);
+    const nodeGypBuild = require("node-gyp-build") as (dir: string) => unknown;
+    return checkAbi(nodeGypBuild(root), root);
+  } catch (cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return failure(`txtdb: cannot load the native addon: ${reason}`, cause);
+  }
+}
+
+function checkAbi(addon: unknown, root: string): NativeLoad {
+  const abi = (addon as { abi?: unknown } | null)?.abi;
+  if (abi === NATIVE_ABI) return { addon: addon as NativeAddon, error: null };
+  return failure(
+    `txtdb: the native addon under ${root} has ABI ${String(abi)}, ` +
+      `this code needs ${NATIVE_ABI}; rebuild it (npx prebuildify --napi --strip)`,
+  );
+}
+
+function packageRoot(start: string): string {
+  let dir = start;
+  for (let depth = 0; depth <= packageRootDepthMax; depth++) {
+    if (existsSync(join(dir, "binding.gyp"))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  throw new Error(`no binding.gyp in ${start} or its parents`);
+}
+
+function failure(message: string, cause?: unknown): NativeLoad {
+  const error = cause === undefined ? new Error(message) : new Error(message, { cause });
+  return { addon: null, error };
+}

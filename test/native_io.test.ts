@@ -1,0 +1,182 @@
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { nativeIO } from "../src/io/native_io.ts";
+import { loadNative } from "../src/io/_native.ts";
+import { fileIOConformance, rejectsWithCode } from "./file_io_conformance.ts";
+import { runtime, startHelper, type Child, type Runtime } from "./_helpers/runtime.ts";
+
+const tempDirs: string[] = [];
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "txtdb-io-"));
+  tempDirs.push(dir);
+  return dir;
+}
+after(() => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("the native addon loads from prebuilds/ in this runtime", () => {
+  const loaded = loadNative();
+  assert.equal(loaded.error, null, loaded.error?.message);
+  assert.equal(nativeIO().name, "native");
+  assert.equal(nativeIO().lockScope, "os");
+});
+
+fileIOConformance("nativeIO", async () => {
+  const dir = tempDir();
+  return { io: nativeIO({ withoutAddon: "error" }), dir, cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }) };
+});
+
+fileIOConformance("nativeIO single-process mode", async () => {
+  const dir = tempDir();
+  return { io: nativeIO({ singleProcess: true }), dir, cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }) };
+});
+
+const children: Child[] = [];
+function helper(rt: Runtime, args: string[]): Child {
+  const child = startHelper(rt, "lock_holder", args);
+  children.push(child);
+  return child;
+}
+after(() => {
+  for (const c of children) c.kill();
+});
+
+describe("locks across real processes", () => {
+  test("lock() waits for a child's lock and gets it within 100 ms of the child being SIGKILLed", async () => {
+    const file = path.join(tempDir(), "lock");
+    const holder = helper(runtime, [file, "0", "1", "exclusive", "hold"]);
+    await holder.line(/^locked$/);
+    const f = await nativeIO().open(file);
+    assert.equal(f.tryLock(0, 1, "exclusive"), false);
+    assert.equal(f.testLock(0, 1, "shared"), "exclusive");
+    let grantedAt = 0;
+    const waiting = f.lock(0, 1, "exclusive").then(() => (grantedAt = performance.now()));
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    await new Promise((r) => setTimeout(r, 150));
+    clearInterval(timer);
+    assert.equal(grantedAt, 0, "still waiting while the child lives");
+    assert.ok(ticks >= 10, `the event loop kept ticking (${ticks} ticks)`);
+    const killedAt = performance.now();
+    holder.kill("SIGKILL");
+    await waiting;
+    const ms = grantedAt - killedAt;
+    assert.ok(ms < 100, `granted ${ms.toFixed(1)} ms after SIGKILL`);
+    await f.close();
+  });
+
+  test("a shared lock in another process admits shared locks and refuses exclusive ones", async () => {
+    const file = path.join(tempDir(), "lock");
+    const holder = helper(runtime, [file, "8", "4", "shared", "hold"]);
+    await holder.line(/^locked$/);
+    const f = await nativeIO().open(file);
+    assert.equal(f.tryLock(8, 4, "shared"), true);
+    assert.equal(f.tryLock(10, 1, "exclusive"), false);
+    assert.equal(f.tryLock(12, 1, "exclusive"), true, "past the held range");
+    await f.close();
+    holder.kill();
+  });
+
+  test("a lock held in this process is seen by a child process, and released to it on unlock", async () => {
+    const file = path.join(tempDir(), "lock");
+    const f = await nativeIO().open(file, { create: true });
+    assert.equal(f.tryLock(0, 0, "exclusive"), true);
+    const probe = helper(runtime, [file, "5", "1", "shared", "try"]);
+    assert.equal(await probe.line(/^(granted|busy)$/), "busy");
+    const waiter = helper(runtime, [file, "5", "1", "exclusive", "wait"]);
+    await new Promise((r) => setTimeout(r, 300));
+    f.unlock(0, 0);
+    await waiter.line(/^locked$/);
+    await f.close();
+  });
+
+  test("aborting a wait on another process's lock leaves no lock behind", async () => {
+    const file = path.join(tempDir(), "lock");
+    const holder = helper(runtime, [file, "0", "1", "exclusive", "hold"]);
+    await holder.line(/^locked$/);
+    const io = nativeIO();
+    const f = await io.open(file);
+    const ac = new AbortController();
+    const waiting = f.lock(0, 1, "exclusive", { signal: ac.signal });
+    setTimeout(() => ac.abort(), 50);
+    await rejectsWithCode(waiting, "TXTDB_ABORTED");
+    holder.kill();
+    await holder.exited;
+    const probe = helper(runtime, [file, "0", "1", "exclusive", "try"]);
+    assert.equal(await probe.line(/^(granted|busy)$/), "granted", "the aborted waiter holds nothing");
+    await f.close();
+  });
+
+  const others = (["node", "deno", "bun"] as const).filter((rt) => rt !== runtime);
+  for (const other of others) {
+    test(`a ${runtime} process and a ${other} process see each other's locks (one lock family)`, { skip: runtime !== "node" && "cross-runtime pairs run in the Node suite" }, async () => {
+      const file = path.join(tempDir(), "lock");
+      const holder = helper(other, [file, "0", "1", "exclusive", "hold"]);
+      await holder.line(/^locked$/);
+      const f = await nativeIO().open(file);
+      assert.equal(f.tryLock(0, 1, "exclusive"), false, `${runtime} sees the ${other} lock`);
+      const waiting = f.lock(0, 1, "exclusive");
+      holder.kill();
+      await waiting;
+      const probe = helper(other, [file, "0", "1", "shared", "try"]);
+      assert.equal(await probe.line(/^(granted|busy)$/), "busy", `${other} sees the ${runtime} lock`);
+      const waiter = helper(other, [file, "0", "1", "shared", "wait"]);
+      await new Promise((r) => setTimeout(r, 200));
+      f.unlock(0, 1);
+      await waiter.line(/^locked$/);
+      await f.close();
+    });
+  }
+});
+
+describe("single-process mode (no native addon)", () => {
+  test("claimDirectory() refuses a second process with TXTDB_LOCKED and says why", async () => {
+    const dir = tempDir();
+    const holder = helper(runtime, [dir, "0", "0", "exclusive", "claim"]);
+    await holder.line(/^claimed$/);
+    const io = nativeIO({ singleProcess: true });
+    assert.equal(io.lockScope, "process");
+    const err = await rejectsWithCode(io.claimDirectory!(dir), "TXTDB_LOCKED");
+    assert.match(err.message, new RegExp(`process ${holder.process.pid}`));
+    assert.match(err.message, /native addon/);
+    holder.kill("SIGKILL");
+    await holder.exited;
+    const claim = await io.claimDirectory!(dir); // the dead holder's claim is stale
+    const again = await io.claimDirectory!(dir); // one process may hold several handles
+    await again.release();
+    const probe = helper(runtime, [dir, "0", "0", "exclusive", "claim"]);
+    await assert.rejects(probe.line(/^claimed$/), /exited/);
+    await claim.release();
+    assert.deepEqual(fs.readdirSync(dir), [], "release removes the claim file");
+  });
+
+  test("nativeIO() without the addon says so: name and lockScope", () => {
+    const io = nativeIO({ singleProcess: true });
+    assert.equal(io.name, "native-single-process");
+    assert.equal(io.lockScope, "process");
+    assert.equal(nativeIO().claimDirectory, undefined, "real locks need no claim file");
+  });
+});
+
+describe("nativeIO durability calls", () => {
+  test("datasync() and syncDir() reach the disk without error, and errors map to TxtDbError", async () => {
+    const dir = tempDir();
+    const io = nativeIO();
+    const f = await io.open(path.join(dir, "f"), { create: true });
+    await f.append(new Uint8Array(4096).fill(7));
+    await f.datasync();
+    await io.syncDir(dir);
+    await f.close();
+    await rejectsWithCode(io.syncDir(path.join(dir, "missing")), "TXTDB_NOT_FOUND");
+  });
+
+  test("open() of a directory rejects with TXTDB_IO", async () => {
+    const dir = tempDir();
+    const err = await rejectsWithCode(nativeIO().open(dir), "TXTDB_IO");
+    assert.equal(err.file, dir);
+  });
+});
