@@ -17,3 +17,11 @@ export type { CrashMode, CrashOptions, FaultRule, MemoryIOCounters, MemoryOp } f
 export { claimFileName, nativeIO } from "./io/native_io.ts";
 export type { NativeIOOptions } from "./io/native_io.ts";
 export { basename, dirname, joinPath } from "./io/path.ts";
+export { open } from "./open.ts";
+export type { DatabaseOptions } from "./open.ts";
+export { Database } from "./engine/database.ts";
+export type { BeginOptions, CheckResult, DatabaseStats, LatencySummary, TransactionOptions } from "./engine/database.ts";
+export { Transaction } from "./engine/transaction.ts";
+export type { CommitResult, Isolation, ScanOptions } from "./engine/transaction.ts";
+export type { Key, KeyPart } from "./codec/key.ts";
+export type { PageFormatName } from "./codec/page_format.ts";

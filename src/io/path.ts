@@ -20,6 +20,7 @@ export function joinPath(...segments: string[]): string {
 
 /** The directory part of a path: "a/b/c" → "a/b", "c" → ".", "/c" → "/". */
 export function dirname(path: string): string {
+  if (/^\/+$/.test(path)) return "/";
   const trimmed = path.replace(/\/+$/, "");
   const at = trimmed.lastIndexOf("/");
   if (at < 0) return ".";

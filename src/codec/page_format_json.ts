@@ -1,0 +1,50 @@
+/**
+ * The JSON page format (the default).
+ *
+ *     {"txtdb":"page","namespace":"accounts","entries":[
+ *     ["alice",{"balance":10}],
+ *     ["bob",{"balance":5}]
+ *     ]}
+ *
+ * Valid JSON as a whole, one entry per line (PAGE-2): `grep alice` prints the
+ * whole row, and `git diff` shows one changed line per changed row. Keys are
+ * written in key order and values with their object keys sorted, so the same
+ * data always produces the same bytes.
+ */
+import { ErrorCode, TxtDbError } from "../errors.ts";
+import type { DecodedPage, PageEntry, PageFormat } from "./page_format.ts";
+import type { JsonValue } from "./value.ts";
+
+export const jsonPageFormat: PageFormat = {
+  name: "json",
+  extension: ".json",
+
+  encode(namespace: string, entries: readonly PageEntry[]): string {
+    const lines = entries.map((e) => `[${JSON.stringify(e.key)},${e.valueText}]`);
+    return `{"txtdb":"page","namespace":${JSON.stringify(namespace)},"entries":[\n${lines.join(",\n")}${lines.length > 0 ? "\n" : ""}]}\n`;
+  },
+
+  decode(text: string, file: string): DecodedPage {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      const at = /position (\d+)/.exec(String((err as Error).message));
+      const offset = at === null ? undefined : Number(at[1]);
+      throw new TxtDbError(ErrorCode.CORRUPT, `page file '${file}' is not valid JSON (${(err as Error).message}). ` +
+        "Restore it from a backup or git, or fix the syntax.", offset === undefined ? { file, cause: err } : { file, offset, cause: err });
+    }
+    const page = parsed as { txtdb?: unknown; namespace?: unknown; entries?: unknown };
+    if (typeof page !== "object" || page === null || page.txtdb !== "page" || typeof page.namespace !== "string" || !Array.isArray(page.entries)) {
+      throw new TxtDbError(ErrorCode.CORRUPT, `page file '${file}' is not a txtdb page: expected {"txtdb":"page","namespace":…,"entries":[…]}`, { file, offset: 0 });
+    }
+    const entries = page.entries as unknown[];
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i];
+      if (!Array.isArray(e) || e.length !== 2) {
+        throw new TxtDbError(ErrorCode.CORRUPT, `page file '${file}': entry ${i} is not a [key, value] pair`, { file });
+      }
+    }
+    return { namespace: page.namespace, entries: entries as Array<[JsonValue, JsonValue]> };
+  },
+};

@@ -1,0 +1,470 @@
+/**
+ * The database handle: open and recovery, transactions, checkpoints, stats,
+ * integrity check, close.
+ *
+ * Open (recovery), under the writer lock:
+ *   1. a complete manifest.next is a checkpoint that crashed after its intent
+ *      was durable: finish it (CP-3); an incomplete one is discarded;
+ *   2. read the manifest (a new database writes its first one), check the
+ *      format (contract 17);
+ *   3. delete leftover .tmp page files;
+ *   4. replay the log above the checkpoint TSN into memory; cut a torn tail
+ *      (SEG-2) — time proportional to the log, not to the database.
+ *
+ * - DB-1  begin() sees every commit whose commit() resolved before it was
+ *         called (contract 6): commits are applied before they resolve.
+ * - DB-2  close() is idempotent, lets in-flight commits finish, checkpoints,
+ *         and then rejects new work with TXTDB_CLOSED.
+ * - DB-3  The oldest live snapshot bounds every checkpoint (VER-4).
+ */
+import { ConflictError, ErrorCode, TxtDbError } from "../errors.ts";
+import type { Key } from "../codec/key.ts";
+import type { PageFormat } from "../codec/page_format.ts";
+import type { FileHandle, FileIO, DirectoryClaim } from "../io/file_io.ts";
+import { ensureDirDurable } from "../io/durable_dir.ts";
+import { joinPath } from "../io/path.ts";
+import {
+  checkpointLogBytesDefault, lockFileName, lockWriterOffset, manifestFileName, manifestNextFileName, pagesDirName, retryBackoffFirstMs,
+  retryBackoffMaxMs, tempSuffix, transactionRetriesDefault,
+} from "./_defaults.ts";
+import { checkpoint } from "./checkpoint.ts";
+import { GroupCommit } from "./group_commit.ts";
+import { CommitLog } from "./log.ts";
+import { scanLines } from "./log_record.ts";
+import { decodeManifest, emptyManifest, installManifestNext, readManifest, writeManifestNext, type Manifest } from "./manifest.ts";
+import { Metrics, operations } from "./metrics.ts";
+import { validateNamespace } from "./names.ts";
+import { PageStore } from "./pages.ts";
+import { Store } from "./store.ts";
+import { Transaction, type CommitResult, type Isolation, type PendingCommit, type ScanOptions, type TxHost } from "./transaction.ts";
+
+export interface EngineOptions {
+  readonly io: FileIO;
+  readonly format: PageFormat;
+  /** Whether the caller asked for the format (a mismatch is then TXTDB_FORMAT) or took the default. */
+  readonly formatExplicit: boolean;
+  readonly isolation: Isolation;
+  readonly durability: "sync" | "relaxed";
+  readonly cacheBytes: number;
+  readonly checkpointLogBytes: number;
+  /** Monotonic clock in milliseconds. */
+  readonly now: () => number;
+  /** Uniform in [0, 1): retry jitter. */
+  readonly random: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+export interface BeginOptions {
+  readOnly?: boolean;
+  isolation?: Isolation;
+}
+
+export interface TransactionOptions extends BeginOptions {
+  /** Attempts after the first, on ConflictError only (contract 8). Default 10. */
+  retries?: number;
+  /** Stops retrying (and rejects with TXTDB_ABORTED) once aborted. */
+  signal?: AbortSignal;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  problems: string[];
+}
+
+export class Database implements AsyncDisposable {
+  readonly dir: string;
+  readonly #o: EngineOptions;
+  readonly #store: Store;
+  readonly #log: CommitLog;
+  readonly #lockFile: FileHandle;
+  readonly #claim: DirectoryClaim | null;
+  readonly #commits: GroupCommit;
+  readonly #metrics: Metrics;
+  /** DB-3: snapshots of open transactions. */
+  readonly #live = new Map<Transaction, number>();
+  readonly #host: TxHost;
+  #closing: Promise<void> | null = null;
+  #checkpointing: Promise<void> | null = null;
+  #logBytesAtCheckpoint = 0;
+  #checkpointError: unknown = null;
+
+  private constructor(dir: string, o: EngineOptions, parts: { store: Store; log: CommitLog; lockFile: FileHandle; claim: DirectoryClaim | null; metrics: Metrics }) {
+    this.dir = dir;
+    this.#o = o;
+    this.#store = parts.store;
+    this.#log = parts.log;
+    this.#lockFile = parts.lockFile;
+    this.#claim = parts.claim;
+    this.#metrics = parts.metrics;
+    this.#commits = new GroupCommit({
+      store: this.#store, log: this.#log, lockFile: this.#lockFile, metrics: this.#metrics,
+      durability: o.durability, now: o.now, afterBatch: () => this.#maybeCheckpoint(),
+    });
+    this.#host = {
+      store: this.#store,
+      metrics: this.#metrics,
+      now: o.now,
+      submit: (c: PendingCommit) => this.#commits.submit(c),
+      release: (tx: Transaction) => void this.#live.delete(tx),
+    };
+  }
+
+  /** Opens (and recovers) or creates the database in `dir`. */
+  static async open(dir: string, o: EngineOptions): Promise<Database> {
+    const { io } = o;
+    await ensureDirDurable(io, dir);
+    const claim = io.claimDirectory === undefined ? null : await io.claimDirectory(dir);
+    let lockFile: FileHandle | null = null;
+    try {
+      lockFile = await io.open(joinPath(dir, lockFileName), { create: true });
+      await lockFile.lock(lockWriterOffset, 1, "exclusive");
+      try {
+        const metrics = new Metrics();
+        const manifest = await recoverManifest(io, dir, o);
+        const pages = new PageStore(io, dir, o.format, o.cacheBytes);
+        await removeTempFiles(io, pages.root);
+        const store = new Store(manifest, pages);
+        const log = new CommitLog(io, dir);
+        await log.open();
+        const replay = await log.replay(manifest.checkpointTsn);
+        if (replay.tornTail !== null) {
+          const size = (await io.stat(replay.tornTail.path))?.size ?? 0;
+          metrics.tornTailBytesDiscarded = size - replay.tornTail.offset;
+          await log.cutTornTail(replay.tornTail);
+        }
+        for (const record of replay.records) store.apply(record);
+        metrics.recoveredRecords = replay.records.length;
+        await log.openForAppend();
+        return new Database(dir, o, { store, log, lockFile, claim, metrics });
+      } finally {
+        lockFile.unlock(lockWriterOffset, 1);
+      }
+    } catch (err) {
+      await lockFile?.close();
+      await claim?.release();
+      throw err;
+    }
+  }
+
+  /** Begins a transaction on the newest committed state (DB-1). */
+  async begin(options: BeginOptions = {}): Promise<Transaction> {
+    this.#checkOpen();
+    const snapshot = this.#store.lastTsn;
+    const tx = new Transaction(this.#host, snapshot, {
+      readOnly: options.readOnly === true,
+      isolation: options.isolation ?? this.#o.isolation,
+    });
+    this.#live.set(tx, snapshot);
+    return tx;
+  }
+
+  /**
+   * Runs `fn` in a transaction and commits it, retrying the whole of `fn` on
+   * ConflictError (at most `retries` more times, with jittered backoff), and
+   * on nothing else (contract 8). Resolves with `fn`'s result.
+   */
+  async transaction<T>(fn: (tx: Transaction) => Promise<T> | T, options: TransactionOptions = {}): Promise<T> {
+    const retries = options.retries ?? transactionRetriesDefault;
+    if (!(Number.isInteger(retries) && retries >= 0)) {
+      throw new TxtDbError(ErrorCode.INVALID_ARGUMENT, `retries must be an integer ≥ 0, got ${String(options.retries)}`);
+    }
+    for (let attempt = 0; ; attempt++) {
+      if (options.signal?.aborted) throw abortedError(options.signal);
+      const tx = await this.begin(options);
+      try {
+        const result = await fn(tx);
+        await tx.commit();
+        return result;
+      } catch (err) {
+        await tx.rollback();
+        if (!(err instanceof ConflictError) || attempt >= retries) throw err;
+      }
+      const bound = Math.min(retryBackoffMaxMs, retryBackoffFirstMs * 2 ** attempt);
+      await this.#o.sleep(this.#o.random() * bound);
+    }
+  }
+
+  /** One-operation transaction: the value of a key, or undefined. */
+  async get(ns: string, key: Key): Promise<unknown> {
+    const tx = await this.begin({ readOnly: true });
+    try {
+      return await tx.get(ns, key);
+    } finally {
+      await tx.rollback();
+    }
+  }
+
+  async put(ns: string, key: Key, value: unknown): Promise<CommitResult> {
+    const tx = await this.begin();
+    try {
+      await tx.put(ns, key, value);
+    } catch (err) {
+      await tx.rollback();
+      throw err;
+    }
+    return tx.commit();
+  }
+
+  async delete(ns: string, key: Key): Promise<CommitResult> {
+    const tx = await this.begin();
+    try {
+      await tx.delete(ns, key);
+    } catch (err) {
+      await tx.rollback();
+      throw err;
+    }
+    return tx.commit();
+  }
+
+  /** Namespaces that hold at least one key now, sorted. */
+  async namespaces(): Promise<string[]> {
+    const tx = await this.begin({ readOnly: true });
+    try {
+      const names: string[] = [];
+      for (const ns of this.#store.knownNamespaces()) {
+        for await (const _ of tx.scan(ns, { limit: 1 })) names.push(ns);
+      }
+      return names;
+    } finally {
+      await tx.rollback();
+    }
+  }
+
+  /** Removes every key of a namespace, as one transaction. */
+  async dropNamespace(ns: string): Promise<CommitResult> {
+    validateNamespace(ns);
+    const tx = await this.begin();
+    await tx.dropNamespace(ns);
+    return tx.commit();
+  }
+
+  /**
+   * Moves every key of `from` to `to`, as one transaction (written to the log
+   * as the rows of `to` and a drop of `from`). `to` must be empty: TXTDB_EXISTS.
+   */
+  async renameNamespace(from: string, to: string): Promise<CommitResult> {
+    validateNamespace(from);
+    validateNamespace(to);
+    if (from === to) throw new TxtDbError(ErrorCode.INVALID_ARGUMENT, `cannot rename namespace '${from}' to itself`);
+    const tx = await this.begin();
+    try {
+      for await (const _ of tx.scan(to, { limit: 1 })) {
+        throw new TxtDbError(ErrorCode.EXISTS, `cannot rename '${from}' to '${to}': '${to}' is not empty. Drop it first.`);
+      }
+      const rows: Array<[Key, unknown]> = [];
+      for await (const row of tx.scan(from)) rows.push(row);
+      for (const [key, value] of rows) await tx.put(to, key, value);
+      await tx.dropNamespace(from);
+    } catch (err) {
+      await tx.rollback();
+      throw err;
+    }
+    return tx.commit();
+  }
+
+  /** Folds the log into the page files now (see checkpoint.ts); resolves when done. */
+  async checkpoint(): Promise<{ tsn: number }> {
+    this.#checkOpen();
+    await this.#runCheckpoint();
+    return { tsn: this.#store.manifest.checkpointTsn };
+  }
+
+  #maybeCheckpoint(): void {
+    if (this.#log.bytesAppended - this.#logBytesAtCheckpoint < this.#o.checkpointLogBytes) return;
+    if (this.#checkpointing !== null || this.#closing !== null) return;
+    void this.#runCheckpoint().catch((err) => (this.#checkpointError = err));
+  }
+
+  #runCheckpoint(): Promise<void> {
+    this.#checkpointing ??= (async () => {
+      try {
+        const c = Math.min(this.#store.lastTsn, ...this.#live.values());
+        if (c <= this.#store.manifest.checkpointTsn) return;
+        const t0 = this.#o.now();
+        this.#logBytesAtCheckpoint = this.#log.bytesAppended;
+        await checkpoint(this.#o.io, this.dir, this.#store, c);
+        this.#log.requestRotation();
+        await this.#log.removeThrough(c);
+        this.#metrics.checkpoints++;
+        this.#metrics.record("checkpoint", (this.#o.now() - t0) * 1000);
+        this.#checkpointError = null;
+      } finally {
+        this.#checkpointing = null;
+      }
+    })();
+    return this.#checkpointing;
+  }
+
+  /** Counters, latency percentiles per operation (µs), and cache figures. */
+  stats(): DatabaseStats {
+    const m = this.#metrics;
+    const cache = this.#store.pages.stats;
+    const lookups = cache.hits + cache.misses;
+    return {
+      commits: m.commits,
+      readOnlyCommits: m.readOnlyCommits,
+      batches: m.batches,
+      datasyncs: m.datasyncs,
+      datasyncsPerCommit: m.commits === 0 ? 0 : m.datasyncs / m.commits,
+      conflicts: m.conflicts,
+      rollbacks: m.rollbacks,
+      checkpoints: m.checkpoints,
+      lastTsn: this.#store.lastTsn,
+      checkpointTsn: this.#store.manifest.checkpointTsn,
+      openTransactions: this.#live.size,
+      oldestSnapshotTsn: this.#live.size === 0 ? this.#store.lastTsn : Math.min(...this.#live.values()),
+      recoveredRecords: m.recoveredRecords,
+      tornTailBytesDiscarded: m.tornTailBytesDiscarded,
+      writeFailure: this.#commits.failure?.message ?? null,
+      checkpointFailure: this.#checkpointError === null ? null : String((this.#checkpointError as Error).message ?? this.#checkpointError),
+      cache: { bytes: cache.bytes, pages: cache.pages, hits: cache.hits, misses: cache.misses, hitRate: lookups === 0 ? 0 : cache.hits / lookups },
+      latency: Object.fromEntries(operations.map((op) => [op, m.latency.get(op)!.summary()])) as DatabaseStats["latency"],
+    };
+  }
+
+  /** Full integrity check: every page against the manifest, every log record, key order. */
+  async check(): Promise<CheckResult> {
+    this.#checkOpen();
+    const problems: string[] = [];
+    const manifest = this.#store.manifest;
+    for (const [ns, files] of manifest.namespaces) {
+      for (let i = 0; i < files.pages.length; i++) {
+        try {
+          await this.#store.pages.read(files, i);
+        } catch (err) {
+          problems.push(`namespace '${ns}': ${(err as Error).message}`);
+        }
+      }
+    }
+    let expected = 0;
+    for (const segment of this.#log.segments()) {
+      const bytes = await this.#o.io.readFile(segment.path);
+      for (const line of scanLines(bytes)) {
+        if ("bad" in line) {
+          problems.push(`log '${segment.path}' at byte ${line.offset}: ${line.bad}`);
+          continue;
+        }
+        if (expected !== 0 && line.record.tsn !== expected) problems.push(`log '${segment.path}' at byte ${line.offset}: TSN ${line.record.tsn} where ${expected} was expected`);
+        expected = line.record.tsn + 1;
+      }
+    }
+    return { ok: problems.length === 0, problems };
+  }
+
+  /** DB-2. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#commits.drain();
+      await this.#checkpointing?.catch(() => {});
+      if (this.#commits.failure === null) {
+        this.#live.clear();
+        await this.#runCheckpoint().catch((err) => (this.#checkpointError = err));
+      }
+      await this.#log.close();
+      await this.#lockFile.close();
+      await this.#claim?.release();
+    })();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #checkOpen(): void {
+    if (this.#closing !== null) throw new TxtDbError(ErrorCode.CLOSED, `the database '${this.dir}' is closed; open it again`);
+  }
+}
+
+export interface LatencySummary {
+  count: number;
+  p50Us: number;
+  p95Us: number;
+  p99Us: number;
+  maxUs: number;
+}
+
+export interface DatabaseStats {
+  commits: number;
+  readOnlyCommits: number;
+  batches: number;
+  datasyncs: number;
+  datasyncsPerCommit: number;
+  conflicts: number;
+  rollbacks: number;
+  checkpoints: number;
+  lastTsn: number;
+  checkpointTsn: number;
+  openTransactions: number;
+  oldestSnapshotTsn: number;
+  recoveredRecords: number;
+  tornTailBytesDiscarded: number;
+  /** Why writes are refused (fail-stop after an I/O error), or null. */
+  writeFailure: string | null;
+  /** Why the last automatic checkpoint failed, or null. */
+  checkpointFailure: string | null;
+  cache: { bytes: number; pages: number; hits: number; misses: number; hitRate: number };
+  latency: Record<(typeof operations)[number], LatencySummary>;
+}
+
+/** Steps 1–2 of open: finish or discard manifest.next, read or create the manifest. */
+async function recoverManifest(io: FileIO, dir: string, o: EngineOptions): Promise<Manifest> {
+  const nextPath = joinPath(dir, manifestNextFileName);
+  if ((await io.stat(nextPath)) !== undefined) {
+    let next: Manifest | null = null;
+    try {
+      next = decodeManifest(new TextDecoder().decode(await io.readFile(nextPath)), nextPath);
+    } catch {
+      next = null; // torn: the checkpoint's intent never became durable (CP-3)
+    }
+    if (next === null) {
+      await io.unlink(nextPath);
+      await io.syncDir(dir);
+    } else {
+      await finishCheckpoint(io, dir, next);
+    }
+  }
+  let manifest = await readManifest(io, dir);
+  if (manifest === undefined) {
+    manifest = emptyManifest(o.format.name);
+    await writeManifestNext(io, dir, manifest);
+    await installManifestNext(io, dir);
+  }
+  if (manifest.format !== o.format.name) {
+    if (o.formatExplicit) {
+      throw new TxtDbError(ErrorCode.FORMAT, `the database in '${dir}' stores "${manifest.format}" pages, not "${o.format.name}": ` +
+        `open it with { format: "${manifest.format}" } (the format is fixed when a database is created).`, { file: joinPath(dir, manifestFileName) });
+    }
+  }
+  return manifest;
+}
+
+/** CP-3: redo steps 3 and 4 of a checkpoint whose manifest.next is durable. */
+async function finishCheckpoint(io: FileIO, dir: string, next: Manifest): Promise<void> {
+  const root = joinPath(dir, pagesDirName);
+  for (const files of next.namespaces.values()) {
+    const folder = joinPath(root, files.dir);
+    for (const page of files.pages) {
+      const path = joinPath(folder, page.file);
+      if ((await io.stat(path + tempSuffix)) !== undefined) await io.rename(path + tempSuffix, path);
+    }
+    await io.syncDir(folder);
+  }
+  await installManifestNext(io, dir);
+}
+
+/** Step 3 of open: .tmp files are pages of a checkpoint that never became durable. */
+async function removeTempFiles(io: FileIO, pagesRoot: string): Promise<void> {
+  if ((await io.stat(pagesRoot)) === undefined) return;
+  for (const folder of await io.readdir(pagesRoot)) {
+    const path = joinPath(pagesRoot, folder);
+    if (!(await io.stat(path))?.isDirectory) continue;
+    const temps = (await io.readdir(path)).filter((f) => f.endsWith(tempSuffix));
+    for (const f of temps) await io.unlink(joinPath(path, f));
+    if (temps.length > 0) await io.syncDir(path);
+  }
+}
+
+function abortedError(signal: AbortSignal): TxtDbError {
+  return new TxtDbError(ErrorCode.ABORTED, "the transaction was aborted through its signal", { cause: signal.reason });
+}

@@ -1,0 +1,187 @@
+/**
+ * The commit log: segments of record lines (src/engine/log_record.ts) in the
+ * database's `log/` folder, each named after the TSN of its first record:
+ *
+ *     log/0000000000000001.jsonl
+ *     log/0000000000004711.jsonl
+ *
+ * - SEG-1  Appends go to the last segment only, under the writer lock; a new
+ *          segment's name is made durable (syncDir) before anything in it is
+ *          acknowledged.
+ * - SEG-2  Recovery reads every segment that may hold a record above the
+ *          checkpoint TSN. A bad line is a torn tail if and only if no valid
+ *          line follows it (in its segment or a later one); the tail is then
+ *          cut off under the writer lock. A bad line before a valid one is
+ *          corruption: TXTDB_CORRUPT with file and offset.
+ * - SEG-3  A segment goes only when a checkpoint covers every record in it,
+ *          and never the last one.
+ */
+import { assert } from "../errors.ts";
+import type { FileHandle, FileIO } from "../io/file_io.ts";
+import { ensureDirDurable } from "../io/durable_dir.ts";
+import { joinPath } from "../io/path.ts";
+import { logDirName, segmentBytesMax } from "./_defaults.ts";
+import { corruptLog, scanLines, type LogRecord } from "./log_record.ts";
+
+interface Segment {
+  readonly firstTsn: number;
+  readonly path: string;
+}
+
+const segmentPattern = /^(\d{16})\.jsonl$/;
+
+function segmentName(firstTsn: number): string {
+  return `${String(firstTsn).padStart(16, "0")}.jsonl`;
+}
+
+export interface Replay {
+  /** The records above `afterTsn`, in TSN order. */
+  records: LogRecord[];
+  /** Where a torn tail starts, if recovery found one (SEG-2). */
+  tornTail: { path: string; offset: number; why: string } | null;
+}
+
+export class CommitLog {
+  readonly #io: FileIO;
+  readonly #dir: string;
+  #segments: Segment[] = [];
+  /** The last segment, open for appends; null until the first append. */
+  #active: FileHandle | null = null;
+  /** Bytes of the active segment known to hold valid records (SEG-1: we append here). */
+  #activeEnd = 0;
+  #rotateRequested = false;
+  /** Log bytes appended since the log was opened, for checkpoint scheduling. */
+  bytesAppended = 0;
+
+  constructor(io: FileIO, databaseDir: string) {
+    this.#io = io;
+    this.#dir = joinPath(databaseDir, logDirName);
+  }
+
+  get dir(): string {
+    return this.#dir;
+  }
+
+  /** Lists the segments; creates the folder of a new database. */
+  async open(): Promise<void> {
+    await ensureDirDurable(this.#io, this.#dir);
+    const names = await this.#io.readdir(this.#dir);
+    this.#segments = names
+      .map((name) => segmentPattern.exec(name))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => ({ firstTsn: Number(m[1]), path: joinPath(this.#dir, m[0]) }))
+      .sort((a, b) => a.firstTsn - b.firstTsn);
+  }
+
+  /** SEG-2: the records above `afterTsn`, and where a torn tail starts. */
+  async replay(afterTsn: number): Promise<Replay> {
+    const records: LogRecord[] = [];
+    let tornTail: Replay["tornTail"] = null;
+    let expected = afterTsn + 1;
+    const needed = this.#segments.filter((s, i) => (this.#segments[i + 1]?.firstTsn ?? Infinity) > afterTsn + 1);
+    for (const segment of needed) {
+      const bytes = await this.#io.readFile(segment.path);
+      for (const line of scanLines(bytes)) {
+        if (tornTail !== null) {
+          if ("record" in line) throw corruptLog(tornTail.path, tornTail.offset, tornTail.why);
+          continue;
+        }
+        if ("bad" in line) {
+          tornTail = { path: segment.path, offset: line.offset, why: line.bad };
+          continue;
+        }
+        const { record } = line;
+        if (record.tsn <= afterTsn) continue;
+        if (record.tsn !== expected) throw corruptLog(segment.path, line.offset, `TSN ${record.tsn} where ${expected} was expected`);
+        expected++;
+        records.push(record);
+      }
+    }
+    return { records, tornTail };
+  }
+
+  /** Cuts a torn tail off (SEG-2); the caller holds the writer lock. Later segments, which hold no valid line, go too. */
+  async cutTornTail(tail: { path: string; offset: number }): Promise<void> {
+    const at = this.#segments.findIndex((s) => s.path === tail.path);
+    assert(at >= 0, `torn tail in an unknown segment ${tail.path}`);
+    const f = await this.#io.open(tail.path);
+    try {
+      await f.truncate(tail.offset);
+      await f.datasync();
+    } finally {
+      await f.close();
+    }
+    for (const later of this.#segments.splice(at + 1)) await this.#io.unlink(later.path);
+    await this.#io.syncDir(this.#dir);
+  }
+
+  /** After recovery: appends continue at the end of the last segment. */
+  async openForAppend(): Promise<void> {
+    const last = this.#segments.at(-1);
+    if (last === undefined) return;
+    this.#active = await this.#io.open(last.path);
+    this.#activeEnd = await this.#active.size();
+  }
+
+  /** The next append starts a new segment (after a checkpoint made the current one removable). */
+  requestRotation(): void {
+    this.#rotateRequested = true;
+  }
+
+  /** Appends a batch whose first record has `firstTsn`; the caller holds the writer lock (SEG-1). */
+  async append(bytes: Uint8Array, firstTsn: number): Promise<void> {
+    if (this.#active === null || this.#rotateRequested || this.#activeEnd >= segmentBytesMax) {
+      await this.#startSegment(firstTsn);
+    }
+    const active = this.#active!;
+    await active.write(this.#activeEnd, bytes);
+    this.#activeEnd += bytes.length;
+    this.bytesAppended += bytes.length;
+  }
+
+  async datasync(): Promise<void> {
+    assert(this.#active !== null, "datasync before any append");
+    await this.#active.datasync();
+  }
+
+  async #startSegment(firstTsn: number): Promise<void> {
+    this.#rotateRequested = false;
+    const last = this.#segments.at(-1);
+    if (last?.firstTsn === firstTsn) {
+      // The last segment starts at this very TSN: a cut torn tail left it empty.
+      this.#active ??= await this.#io.open(last.path);
+      this.#activeEnd = await this.#active.size();
+      assert(this.#activeEnd === 0, `log segment ${last.path} should be empty before TSN ${firstTsn}`);
+      return;
+    }
+    const path = joinPath(this.#dir, segmentName(firstTsn));
+    await this.#active?.close();
+    this.#active = await this.#io.open(path, { create: true });
+    this.#activeEnd = await this.#active.size();
+    assert(this.#activeEnd === 0, `a new log segment ${path} is not empty`);
+    this.#segments.push({ firstTsn, path });
+    await this.#io.syncDir(this.#dir); // SEG-1
+  }
+
+  /** SEG-3: removes the segments whose records all have TSN ≤ `tsn`. */
+  async removeThrough(tsn: number): Promise<number> {
+    let removed = 0;
+    while (this.#segments.length > 1 && this.#segments[1]!.firstTsn <= tsn + 1) {
+      const segment = this.#segments.shift()!;
+      await this.#io.unlink(segment.path);
+      removed++;
+    }
+    if (removed > 0) await this.#io.syncDir(this.#dir);
+    return removed;
+  }
+
+  /** Every segment, for check(): path and the lines in it. */
+  segments(): readonly Segment[] {
+    return this.#segments;
+  }
+
+  async close(): Promise<void> {
+    await this.#active?.close();
+    this.#active = null;
+  }
+}

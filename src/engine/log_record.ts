@@ -1,0 +1,138 @@
+/**
+ * The commit log's record format: one line of JSON per committed transaction.
+ *
+ *     {"tsn":42,"ops":[["put","accounts","alice",{"balance":10}],["del","accounts","bob"]],"crc":"1a2b3c4d"}
+ *
+ * | field | meaning                                                                  |
+ * |-------|--------------------------------------------------------------------------|
+ * | tsn   | the transaction sequence number: consecutive integers from 1 (contract 4) |
+ * | ops   | the writes, applied in order: ["put", namespace, key, value],             |
+ * |       | ["del", namespace, key], ["drop", namespace]                              |
+ * | crc   | CRC-32C, 8 hex digits, of the line's UTF-8 bytes before `,"crc":"`        |
+ *
+ * Keys and values are in their readable tagged JSON form (src/codec), so
+ * `cat` or `jq` on a segment shows what each transaction did.
+ *
+ * - LOG-1  A line is valid if and only if it ends with `,"crc":"<8 hex>"}` and
+ *          a newline, its checksum matches, and it parses to the shape above.
+ * - LOG-2  Records are in TSN order with no gap, across segments.
+ * - LOG-3  Within one transaction a key appears at most once; a "drop" comes
+ *          before the puts that recreate the namespace.
+ */
+import { ErrorCode, TxtDbError, assert } from "../errors.ts";
+import { encodeKey, keyFromJson } from "../codec/key.ts";
+import type { JsonValue } from "../codec/value.ts";
+import { crc32c, crcHex } from "./_crc32c.ts";
+
+export type Op =
+  | { readonly kind: "put"; readonly ns: string; readonly enc: string; readonly keyText: string; readonly valueText: string }
+  | { readonly kind: "del"; readonly ns: string; readonly enc: string; readonly keyText: string }
+  | { readonly kind: "drop"; readonly ns: string };
+
+export interface LogRecord {
+  readonly tsn: number;
+  readonly ops: readonly Op[];
+}
+
+const crcSuffixChars = ',"crc":"00000000"}'.length;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** The part of a line after the TSN — built once per transaction, outside the writer lock. */
+export function encodeOps(ops: readonly Op[]): string {
+  const parts = ops.map((op) => {
+    const ns = JSON.stringify(op.ns);
+    if (op.kind === "put") return `["put",${ns},${op.keyText},${op.valueText}]`;
+    if (op.kind === "del") return `["del",${ns},${op.keyText}]`;
+    return `["drop",${ns}]`;
+  });
+  return `,"ops":[${parts.join(",")}]`;
+}
+
+/** Encodes the lines of a batch (LOG-1) into one buffer: one write covers the batch. */
+export function encodeBatch(records: ReadonlyArray<{ tsn: number; opsText: string }>): Uint8Array {
+  const texts = records.map((r) => `{"tsn":${r.tsn}${r.opsText}`);
+  const bytes = texts.reduce((n, t) => n + t.length * 3 + crcSuffixChars + 1, 0);
+  const out = new Uint8Array(bytes);
+  let at = 0;
+  for (const text of texts) {
+    const start = at;
+    at += encoder.encodeInto(text, out.subarray(at)).written;
+    const crc = crcHex(crc32c(out, start, at));
+    at += encoder.encodeInto(`,"crc":"${crc}"}\n`, out.subarray(at)).written;
+  }
+  return out.subarray(0, at);
+}
+
+/** Where a line failed LOG-1, for the caller to decide torn tail or corruption. */
+export class BadLine extends Error {}
+
+/** Parses one line (without its newline) of `file` at `offset`; throws BadLine when it is not valid (LOG-1). */
+export function parseLine(bytes: Uint8Array, start: number, end: number): LogRecord {
+  if (end - start < crcSuffixChars + 8) throw new BadLine("too short");
+  const crcAt = end - crcSuffixChars;
+  const suffix = String.fromCharCode(...bytes.subarray(crcAt, end));
+  const match = /^,"crc":"([0-9a-f]{8})"\}$/.exec(suffix);
+  if (match === null) throw new BadLine("no checksum at the end of the line");
+  if (crcHex(crc32c(bytes, start, crcAt)) !== match[1]) throw new BadLine("checksum mismatch");
+  let parsed: { tsn?: unknown; ops?: unknown };
+  try {
+    parsed = JSON.parse(decoder.decode(bytes.subarray(start, end))) as typeof parsed;
+  } catch (err) {
+    throw new BadLine(`not JSON: ${(err as Error).message}`);
+  }
+  const { tsn, ops } = parsed;
+  if (typeof tsn !== "number" || !Number.isSafeInteger(tsn) || tsn < 1 || !Array.isArray(ops)) throw new BadLine("not a log record");
+  return { tsn, ops: ops.map(parseOp) };
+}
+
+function parseOp(op: unknown): Op {
+  if (!Array.isArray(op) || typeof op[1] !== "string") throw new BadLine(`bad op ${JSON.stringify(op)}`);
+  const [kind, ns, key, value] = op as [unknown, string, JsonValue, JsonValue];
+  if (kind === "drop" && op.length === 2) return { kind, ns };
+  if ((kind === "put" && op.length === 4) || (kind === "del" && op.length === 3)) {
+    let enc: string;
+    try {
+      enc = encodeKey(keyFromJson(key));
+    } catch (err) {
+      throw new BadLine(`bad key: ${(err as Error).message}`);
+    }
+    const keyText = JSON.stringify(key);
+    return kind === "put" ? { kind, ns, enc, keyText, valueText: JSON.stringify(value) } : { kind, ns, enc, keyText };
+  }
+  throw new BadLine(`bad op ${JSON.stringify(op).slice(0, 80)}`);
+}
+
+/** One line found in a segment: a record, or why it is not one. */
+export type ScannedLine =
+  | { readonly offset: number; readonly end: number; readonly record: LogRecord }
+  | { readonly offset: number; readonly end: number; readonly bad: string };
+
+/**
+ * Splits a segment's bytes into lines. A last line without its newline is
+ * reported as bad ("no newline"): it is a torn append.
+ */
+export function scanLines(bytes: Uint8Array): ScannedLine[] {
+  const out: ScannedLine[] = [];
+  let start = 0;
+  while (start < bytes.length) {
+    const nl = bytes.indexOf(0x0a, start);
+    if (nl < 0) {
+      out.push({ offset: start, end: bytes.length, bad: "incomplete line (no newline)" });
+      break;
+    }
+    try {
+      out.push({ offset: start, end: nl + 1, record: parseLine(bytes, start, nl) });
+    } catch (err) {
+      assert(err instanceof BadLine, `unexpected error parsing a log line: ${String(err)}`);
+      out.push({ offset: start, end: nl + 1, bad: err.message });
+    }
+    start = nl + 1;
+  }
+  return out;
+}
+
+export function corruptLog(file: string, offset: number, why: string): TxtDbError {
+  return new TxtDbError(ErrorCode.CORRUPT, `the commit log '${file}' is damaged at byte ${offset}: ${why}. ` +
+    "A record before the last one cannot be a torn write, so txtdb will not guess: restore the database from a backup.", { file, offset });
+}

@@ -1,0 +1,201 @@
+/**
+ * Page files and the page cache.
+ *
+ * A namespace's rows as of the checkpoint TSN live in page files under
+ * `pages/<folder>/`, each an ordered run of entries in the database's format
+ * (src/codec/page_format.ts). Pages load lazily, when a read needs them, into
+ * a cache bounded by `cacheBytes` (least recently used goes first).
+ *
+ * - PG-1  A page is served only if its file's CRC-32C matches the manifest;
+ *         otherwise the read rejects with TXTDB_EDITED naming the file
+ *         (contract 16): unedited data is never served from an unvalidated file.
+ * - PG-2  A loaded page's keys are strictly ascending and inside the page's
+ *         range; otherwise TXTDB_CORRUPT.
+ * - PG-3  The cache holds at most `cacheBytes` of pages (estimated as twice
+ *         the file size), except a single page larger than the bound.
+ */
+import { ErrorCode, TxtDbError } from "../errors.ts";
+import { encodeKey, keyFromJson } from "../codec/key.ts";
+import type { PageFormat } from "../codec/page_format.ts";
+import type { JsonValue } from "../codec/value.ts";
+import type { FileIO } from "../io/file_io.ts";
+import { joinPath } from "../io/path.ts";
+import { crc32c, crcHex } from "./_crc32c.ts";
+import { pagesDirName } from "./_defaults.ts";
+import type { NamespaceFiles, PageRef } from "./manifest.ts";
+import { lowerBound } from "./versions.ts";
+
+/** A decoded page: parallel arrays in key order. */
+export interface Page {
+  readonly keys: readonly string[];
+  readonly keyJson: readonly JsonValue[];
+  readonly values: readonly string[];
+  /** Estimated memory (PG-3). */
+  readonly bytes: number;
+}
+
+export interface CacheStats {
+  bytes: number;
+  pages: number;
+  hits: number;
+  misses: number;
+}
+
+export class PageStore {
+  readonly #io: FileIO;
+  readonly #root: string;
+  readonly #format: PageFormat;
+  readonly #cacheBytesMax: number;
+  /** path@crc → page, in least-recently-used-first order. */
+  readonly #cache = new Map<string, Page>();
+  readonly stats: CacheStats = { bytes: 0, pages: 0, hits: 0, misses: 0 };
+
+  constructor(io: FileIO, databaseDir: string, format: PageFormat, cacheBytesMax: number) {
+    this.#io = io;
+    this.#root = joinPath(databaseDir, pagesDirName);
+    this.#format = format;
+    this.#cacheBytesMax = cacheBytesMax;
+  }
+
+  get root(): string {
+    return this.#root;
+  }
+
+  get format(): PageFormat {
+    return this.#format;
+  }
+
+  path(ns: NamespaceFiles, file: string): string {
+    return joinPath(this.#root, ns.dir, file);
+  }
+
+  /** Loads a page through the cache (PG-1…PG-3). */
+  async load(ns: NamespaceFiles, index: number): Promise<Page> {
+    const ref = ns.pages[index]!;
+    const path = this.path(ns, ref.file);
+    const cacheKey = `${path}@${ref.crc}`;
+    const cached = this.#cache.get(cacheKey);
+    if (cached !== undefined) {
+      this.stats.hits++;
+      this.#cache.delete(cacheKey);
+      this.#cache.set(cacheKey, cached);
+      return cached;
+    }
+    this.stats.misses++;
+    const page = await this.read(ns, index);
+    this.admit(path, ref.crc, page);
+    return page;
+  }
+
+  /** Reads and validates a page file without the cache. */
+  async read(ns: NamespaceFiles, index: number): Promise<Page> {
+    const ref = ns.pages[index]!;
+    const path = this.path(ns, ref.file);
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.#io.readFile(path);
+    } catch (err) {
+      if (err instanceof TxtDbError && err.code === ErrorCode.NOT_FOUND) {
+        throw new TxtDbError(ErrorCode.EDITED, `page file '${path}' is missing: restore it (git checkout, backup) — txtdb will not guess its rows.`, { file: path, cause: err });
+      }
+      throw err;
+    }
+    if (crcHex(crc32c(bytes)) !== ref.crc) throw editedError(path);
+    return this.decode(bytes, path, ref, ns.pages[index + 1]);
+  }
+
+  decode(bytes: Uint8Array, path: string, ref: PageRef, next: PageRef | undefined): Page {
+    const decoded = this.#format.decode(new TextDecoder().decode(bytes), path);
+    const keys: string[] = [];
+    const keyJson: JsonValue[] = [];
+    const values: string[] = [];
+    for (const [i, [kj, vj]] of decoded.entries.entries()) {
+      let enc: string;
+      try {
+        enc = encodeKey(keyFromJson(kj));
+      } catch (err) {
+        throw new TxtDbError(ErrorCode.CORRUPT, `page file '${path}': entry ${i} has an invalid key (${(err as Error).message})`, { file: path, cause: err });
+      }
+      const previous = keys.at(-1);
+      if (previous !== undefined && previous >= enc) throw new TxtDbError(ErrorCode.CORRUPT, `page file '${path}': entry ${i} is out of key order or repeats a key`, { file: path });
+      if (enc < ref.firstEnc || (next !== undefined && enc >= next.firstEnc)) {
+        throw new TxtDbError(ErrorCode.CORRUPT, `page file '${path}': entry ${i} lies outside the page's key range`, { file: path });
+      }
+      keys.push(enc);
+      keyJson.push(kj);
+      values.push(JSON.stringify(vj));
+    }
+    return { keys, keyJson, values, bytes: bytes.length * 2 + keys.length * 64 };
+  }
+
+  /** Puts a page in the cache (a checkpoint admits the pages it just wrote). */
+  admit(path: string, crc: string, page: Page): void {
+    const cacheKey = `${path}@${crc}`;
+    if (this.#cache.has(cacheKey)) return;
+    this.#cache.set(cacheKey, page);
+    this.stats.bytes += page.bytes;
+    this.stats.pages++;
+    for (const [key, p] of this.#cache) {
+      if (this.stats.bytes <= this.#cacheBytesMax || this.#cache.size === 1) break;
+      this.#cache.delete(key);
+      this.stats.bytes -= p.bytes;
+      this.stats.pages--;
+    }
+  }
+
+  /** Drops a file's pages from the cache (after a checkpoint replaced or removed it). */
+  forget(path: string): void {
+    for (const [key, p] of this.#cache) {
+      if (!key.startsWith(path + "@")) continue;
+      this.#cache.delete(key);
+      this.stats.bytes -= p.bytes;
+      this.stats.pages--;
+    }
+  }
+}
+
+/** The page whose range holds `enc`: the last page whose first key is ≤ enc. */
+export function pageIndexFor(ns: NamespaceFiles, enc: string): number {
+  let lo = 0, hi = ns.pages.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (ns.pages[mid]!.firstEnc <= enc) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** The value text of `enc` in a page, or undefined. */
+export function pageValue(page: Page, enc: string): string | undefined {
+  const at = lowerBound(page.keys, enc);
+  return page.keys[at] === enc ? page.values[at] : undefined;
+}
+
+export function editedError(path: string): TxtDbError {
+  return new TxtDbError(ErrorCode.EDITED, `page file '${path}' was changed outside txtdb (its checksum no longer matches the manifest). ` +
+    "Reads that need it are refused until the edit is adopted or the file is restored (git checkout).", { file: path });
+}
+
+/** Characters kept as they are in a namespace's folder name; others are %-escaped. */
+const safeChar = /[A-Za-z0-9_\-]/;
+const windowsReserved = /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i;
+const folderCharsMax = 96;
+
+/**
+ * A folder name for a namespace that is safe on every file system: %-escaped
+ * beyond [A-Za-z0-9_-] (so "." never leads), shortened with a checksum when
+ * long, and distinct from `taken` ignoring case (macOS and Windows fold case).
+ */
+export function folderFor(name: string, taken: ReadonlySet<string>): string {
+  let base = "";
+  for (const byte of new TextEncoder().encode(name)) {
+    const ch = String.fromCharCode(byte);
+    base += byte < 0x80 && safeChar.test(ch) ? ch : "%" + byte.toString(16).toUpperCase().padStart(2, "0");
+  }
+  if (windowsReserved.test(base)) base = "_" + base;
+  if (base.length > folderCharsMax) base = base.slice(0, folderCharsMax - 9) + "~" + crcHex(crc32c(new TextEncoder().encode(name)));
+  const lower = new Set([...taken].map((t) => t.toLowerCase()));
+  let candidate = base;
+  for (let n = 2; lower.has(candidate.toLowerCase()); n++) candidate = `${base}~${n}`;
+  return candidate;
+}

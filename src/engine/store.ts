@@ -1,0 +1,190 @@
+/**
+ * The committed state: page files as of the checkpoint TSN (through the page
+ * cache) plus the in-memory versions of everything committed after it. It
+ * answers reads at any snapshot S with checkpointTsn ≤ S ≤ lastTsn.
+ *
+ * - ST-1  Only durable commits are applied (after the datasync that covers
+ *         them, or the append under "relaxed"), so a snapshot never sees a
+ *         commit that could vanish in a process crash.
+ * - ST-2  A read that raced a checkpoint (the page it needed was replaced
+ *         under it) is retried against the new manifest, never reported as
+ *         an edit.
+ */
+import { ErrorCode, TxtDbError, assert } from "../errors.ts";
+import type { Manifest, NamespaceFiles } from "./manifest.ts";
+import type { LogRecord } from "./log_record.ts";
+import { pageIndexFor, pageValue, type Page, type PageStore } from "./pages.ts";
+import { lowerBound, NamespaceVersions } from "./versions.ts";
+
+/** A key range in encoded form: start inclusive, end exclusive (null: unbounded). */
+export interface EncRange {
+  readonly start: string;
+  readonly end: string | null;
+}
+
+export class Store {
+  manifest: Manifest;
+  readonly pages: PageStore;
+  readonly versions = new Map<string, NamespaceVersions>();
+  /** The newest applied TSN (ST-1). */
+  lastTsn: number;
+
+  constructor(manifest: Manifest, pages: PageStore) {
+    this.manifest = manifest;
+    this.pages = pages;
+    this.lastTsn = manifest.checkpointTsn;
+  }
+
+  /** Applies a durable record (ST-1). Records arrive in TSN order. */
+  apply(record: LogRecord): void {
+    assert(record.tsn === this.lastTsn + 1, `record ${record.tsn} applied after ${this.lastTsn}`);
+    for (const op of record.ops) {
+      const nsv = this.#versionsOf(op.ns);
+      if (op.kind === "drop") nsv.drop(record.tsn);
+      else nsv.apply(op.enc, record.tsn, op.kind === "put" ? op.valueText : undefined);
+    }
+    this.lastTsn = record.tsn;
+  }
+
+  #versionsOf(ns: string): NamespaceVersions {
+    let nsv = this.versions.get(ns);
+    if (nsv === undefined) {
+      nsv = new NamespaceVersions();
+      this.versions.set(ns, nsv);
+    }
+    return nsv;
+  }
+
+  /** The value text of a key at a snapshot, or undefined. */
+  async get(ns: string, enc: string, snapshot: number): Promise<string | undefined> {
+    const seen = this.versions.get(ns)?.visible(enc, snapshot);
+    if (seen?.decided === true) return seen.valueText;
+    for (;;) {
+      const manifest = this.manifest;
+      const files = manifest.namespaces.get(ns);
+      if (files === undefined || files.pages.length === 0) return undefined;
+      try {
+        return pageValue(await this.pages.load(files, pageIndexFor(files, enc)), enc);
+      } catch (err) {
+        if (!this.#racedCheckpoint(err, manifest)) throw err;
+      }
+    }
+  }
+
+  /** ST-2: an EDITED error while the manifest moved on means the file was replaced by a checkpoint. */
+  #racedCheckpoint(err: unknown, used: Manifest): boolean {
+    return err instanceof TxtDbError && err.code === ErrorCode.EDITED && this.manifest !== used;
+  }
+
+  /** The last TSN that wrote the key (VER-3); 0 when only the page files know it. */
+  lastTsnOf(ns: string, enc: string): number {
+    return this.versions.get(ns)?.lastTsnOf(enc) ?? 0;
+  }
+
+  /** The last TSN that wrote anything in the namespace or dropped it. */
+  namespaceLastTsn(ns: string): number {
+    return this.versions.get(ns)?.lastWriteTsn ?? 0;
+  }
+
+  /** Whether a key in the range was written, or the namespace dropped, after `snapshot`. */
+  writtenInRangeAfter(ns: string, range: EncRange, snapshot: number): boolean {
+    const nsv = this.versions.get(ns);
+    if (nsv === undefined || nsv.lastWriteTsn <= snapshot) return false;
+    if (nsv.droppedBetween(snapshot, Infinity) > 0) return true;
+    const keys = nsv.sortedKeys();
+    for (let i = lowerBound(keys, range.start); i < keys.length; i++) {
+      const k = keys[i]!;
+      if (range.end !== null && k >= range.end) break;
+      if (nsv.lastTsnOf(k) > snapshot) return true;
+    }
+    return false;
+  }
+
+  /** Namespaces that have page files or versions (some may be empty at a given snapshot). */
+  knownNamespaces(): string[] {
+    return [...new Set([...this.manifest.namespaces.keys(), ...this.versions.keys()])].sort();
+  }
+
+  /**
+   * Visible entries of a namespace in a range at a snapshot, in key order
+   * (or reverse), as [encoded key, value text]: page entries merged with the
+   * in-memory versions. If a checkpoint swaps the manifest while the scan is
+   * suspended (ST-2), it resumes after the last key it returned, on the new
+   * pages: pages and versions are only consistent as a pair.
+   */
+  async *scan(ns: string, range: EncRange, snapshot: number, reverse: boolean): AsyncGenerator<[string, string]> {
+    let remaining = range;
+    restart: for (;;) {
+      const manifest = this.manifest;
+      const nsv = this.versions.get(ns);
+      const memKeys = nsv === undefined ? [] : inRange(nsv.sortedKeys(), remaining);
+      const files = manifest.namespaces.get(ns);
+      const chunks = files === undefined || files.pages.length === 0
+        ? [{ index: -1, keys: memKeys }]
+        : pageChunks(files, remaining, memKeys);
+      if (reverse) chunks.reverse();
+      for (const chunk of chunks) {
+        let page: Page | null = null;
+        if (chunk.index >= 0) {
+          try {
+            page = await this.pages.load(files!, chunk.index);
+          } catch (err) {
+            if (!this.#racedCheckpoint(err, manifest)) throw err;
+            continue restart;
+          }
+        }
+        const merged = mergeUnique(page === null ? [] : inRange(page.keys, remaining), chunk.keys);
+        if (reverse) merged.reverse();
+        for (const enc of merged) {
+          if (this.manifest !== manifest) continue restart;
+          const seen = nsv?.visible(enc, snapshot);
+          const text = seen?.decided === true ? seen.valueText : page === null ? undefined : pageValue(page, enc);
+          if (text === undefined) continue;
+          remaining = reverse ? { start: remaining.start, end: enc } : { start: enc + "\0", end: remaining.end };
+          yield [enc, text];
+        }
+      }
+      return;
+    }
+  }
+}
+
+/** Keys of a sorted array inside a range. */
+function inRange(sorted: readonly string[], range: EncRange): string[] {
+  const from = lowerBound(sorted, range.start);
+  const to = range.end === null ? sorted.length : lowerBound(sorted, range.end);
+  return from === 0 && to === sorted.length ? (sorted as string[]) : sorted.slice(from, to);
+}
+
+/** The pages a range touches, each with the in-memory keys that fall in its key range. */
+function pageChunks(files: NamespaceFiles, range: EncRange, memKeys: readonly string[]): Array<{ index: number; keys: string[] }> {
+  const first = pageIndexFor(files, range.start);
+  const last = range.end === null ? files.pages.length - 1 : pageIndexFor(files, range.end);
+  const chunks: Array<{ index: number; keys: string[] }> = [];
+  let m = 0;
+  for (let i = first; i <= last; i++) {
+    const next = files.pages[i + 1]?.firstEnc;
+    const keys: string[] = [];
+    while (m < memKeys.length && (next === undefined || memKeys[m]! < next)) keys.push(memKeys[m++]!);
+    chunks.push({ index: i, keys });
+  }
+  return chunks;
+}
+
+function mergeUnique(a: readonly string[], b: readonly string[]): string[] {
+  if (b.length === 0) return a.slice();
+  if (a.length === 0) return b.slice();
+  const out: string[] = [];
+  let i = 0, j = 0;
+  while (i < a.length || j < b.length) {
+    const x = a[i], y = b[j];
+    if (y === undefined || (x !== undefined && x < y)) out.push(a[i++]!);
+    else if (x === undefined || y < x) out.push(b[j++]!);
+    else {
+      out.push(x);
+      i++;
+      j++;
+    }
+  }
+  return out;
+}

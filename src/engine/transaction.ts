@@ -1,0 +1,320 @@
+/**
+ * A transaction: a snapshot to read from, and buffered writes that become
+ * visible to others only if commit() succeeds.
+ *
+ * You must commit or roll back every transaction you begin: while it is open
+ * its snapshot holds back checkpoints (old versions cannot be folded away).
+ *
+ * - TX-1  Reads see the snapshot (every commit with TSN ≤ snapshotTsn) plus
+ *         the transaction's own writes, in get() and in scan() alike.
+ * - TX-2  Writes are validated and encoded when they are made (bad keys and
+ *         values throw then), buffered, and written at commit as one log line.
+ * - TX-3  No call waits for another transaction; conflicts surface only at
+ *         commit(), as ConflictError (code TXTDB_CONFLICT).
+ * - TX-4  After commit() (resolved or rejected) or rollback(), every call but
+ *         rollback() throws TXTDB_TX_CLOSED (contract 1).
+ * - TX-5  A transaction without writes commits without touching the log or
+ *         the writer lock and resolves with its snapshot TSN (contract 2).
+ * - TX-6  Serializable transactions record what they read: each key got, and
+ *         each scanned range from its lower bound to the last key returned
+ *         (to its upper bound if the scan ran to the end) (contract 3).
+ * - TX-7  Values returned are fresh objects: mutating one changes nothing
+ *         that another read sees.
+ */
+import { setOf } from "./_collections.ts";
+import { ConflictError, ErrorCode, TxtDbError } from "../errors.ts";
+import { decodeKey, encodeKey, encodePrefix, keyToJson, type Key } from "../codec/key.ts";
+import { transactionBytesMax } from "../codec/limits.ts";
+import { decodeValue, encodeValue } from "../codec/value.ts";
+import type { Metrics } from "./metrics.ts";
+import { encodeOps, type Op } from "./log_record.ts";
+import { validateNamespace } from "./names.ts";
+import type { EncRange, Store } from "./store.ts";
+import { lowerBound } from "./versions.ts";
+
+export type Isolation = "snapshot" | "serializable";
+
+export interface ScanOptions {
+  /** Only keys starting with this prefix (contract 7). */
+  prefix?: Key;
+  gte?: Key;
+  gt?: Key;
+  lte?: Key;
+  lt?: Key;
+  /** At most this many entries; 0 returns none. */
+  limit?: number;
+  /** Descending key order. */
+  reverse?: boolean;
+}
+
+export interface CommitResult {
+  tsn: number;
+}
+
+/** What a transaction hands to group commit. */
+export interface PendingCommit {
+  readonly snapshot: number;
+  readonly ops: readonly Op[];
+  readonly opsText: string;
+  readonly bytes: number;
+  /** Serializable only (TX-6): keys read, and ranges scanned, per namespace. */
+  readonly reads: ReadonlyMap<string, ReadonlySet<string>> | null;
+  readonly ranges: ReadonlyArray<{ ns: string; range: EncRange }> | null;
+}
+
+/** What a transaction needs from its database. */
+export interface TxHost {
+  readonly store: Store;
+  readonly metrics: Metrics;
+  readonly now: () => number;
+  submit(commit: PendingCommit): Promise<number>;
+  /** The transaction ended: its snapshot no longer holds back checkpoints. */
+  release(tx: Transaction): void;
+}
+
+interface Write {
+  readonly enc: string;
+  readonly keyText: string;
+  /** undefined: a delete. */
+  readonly valueText: string | undefined;
+}
+
+type State = "active" | "committing" | "ended";
+
+export class Transaction {
+  /** The last TSN visible to this transaction. */
+  readonly snapshotTsn: number;
+  readonly readOnly: boolean;
+  readonly isolation: Isolation;
+  readonly #host: TxHost;
+  #state: State = "active";
+  readonly #writes = new Map<string, Map<string, Write>>();
+  /** Namespaces this transaction dropped (before any of its later writes in them). */
+  readonly #drops = new Set<string>();
+  #bytes = 0;
+  readonly #reads: Map<string, Set<string>> | null;
+  readonly #ranges: Array<{ ns: string; range: EncRange }> | null;
+
+  constructor(host: TxHost, snapshotTsn: number, options: { readOnly: boolean; isolation: Isolation }) {
+    this.#host = host;
+    this.snapshotTsn = snapshotTsn;
+    this.readOnly = options.readOnly;
+    this.isolation = options.isolation;
+    const serializable = options.isolation === "serializable" && !options.readOnly;
+    this.#reads = serializable ? new Map() : null;
+    this.#ranges = serializable ? [] : null;
+  }
+
+  /** The value of `key` in namespace `ns`, or undefined (TX-1, TX-7). */
+  async get(ns: string, key: Key): Promise<unknown> {
+    this.#checkActive();
+    validateNamespace(ns);
+    const enc = encodeKey(key);
+    const own = this.#writes.get(ns)?.get(enc);
+    if (own !== undefined) return own.valueText === undefined ? undefined : decodeValue(own.valueText);
+    if (this.#drops.has(ns)) return undefined;
+    if (this.#reads !== null) setOf(this.#reads, ns).add(enc);
+    const t0 = this.#host.now();
+    const text = await this.#host.store.get(ns, enc, this.snapshotTsn);
+    this.#host.metrics.record("get", (this.#host.now() - t0) * 1000);
+    return text === undefined ? undefined : decodeValue(text);
+  }
+
+  /** Inserts or replaces (TX-2). */
+  async put(ns: string, key: Key, value: unknown): Promise<void> {
+    this.#checkWritable();
+    validateNamespace(ns);
+    const enc = encodeKey(key);
+    this.#write(ns, { enc, keyText: JSON.stringify(keyToJson(key)), valueText: encodeValue(value) });
+  }
+
+  /** Deletes; deleting an absent key is still a write (contract 5). */
+  async delete(ns: string, key: Key): Promise<void> {
+    this.#checkWritable();
+    validateNamespace(ns);
+    const enc = encodeKey(key);
+    this.#write(ns, { enc, keyText: JSON.stringify(keyToJson(key)), valueText: undefined });
+  }
+
+  /** Drops a namespace: every key in it, as of this transaction. Conflicts with any concurrent write to it. */
+  async dropNamespace(ns: string): Promise<void> {
+    this.#checkWritable();
+    validateNamespace(ns);
+    const writes = this.#writes.get(ns);
+    if (writes !== undefined) for (const w of writes.values()) this.#bytes -= w.keyText.length + (w.valueText?.length ?? 0);
+    this.#writes.delete(ns);
+    this.#drops.add(ns);
+  }
+
+  #write(ns: string, w: Write): void {
+    let writes = this.#writes.get(ns);
+    if (writes === undefined) {
+      writes = new Map();
+      this.#writes.set(ns, writes);
+    }
+    const old = writes.get(w.enc);
+    const bytes = this.#bytes + w.keyText.length + (w.valueText?.length ?? 0) - (old === undefined ? 0 : old.keyText.length + (old.valueText?.length ?? 0));
+    if (bytes > transactionBytesMax) {
+      throw new TxtDbError(ErrorCode.INVALID_VALUE, `the transaction's writes exceed ${transactionBytesMax} bytes: split it into smaller transactions`);
+    }
+    writes.set(w.enc, w);
+    this.#bytes = bytes;
+  }
+
+  /** Entries in key order (TX-1, TX-6, contract 7). */
+  async *scan(ns: string, options: ScanOptions = {}): AsyncGenerator<[Key, unknown]> {
+    this.#checkActive();
+    validateNamespace(ns);
+    const range = rangeOf(options);
+    const limit = options.limit ?? Infinity;
+    if (!(limit >= 0)) throw new TxtDbError(ErrorCode.INVALID_ARGUMENT, `scan limit must be a number ≥ 0, got ${String(options.limit)}`);
+    if (limit === 0 || (range.end !== null && range.start >= range.end)) return;
+    const reverse = options.reverse === true;
+    const own = this.#ownWritesIn(ns, range, reverse);
+    const committed = this.#drops.has(ns) ? emptyScan() : this.#host.store.scan(ns, range, this.snapshotTsn, reverse);
+    let returned = 0;
+    let last: string | null = null;
+    let ranToEnd = false;
+    try {
+      let o = 0;
+      let next = await committed.next();
+      for (;;) {
+        this.#checkActive();
+        const c = next.done === true ? undefined : next.value;
+        const w = own[o];
+        if (c === undefined && w === undefined) {
+          ranToEnd = true;
+          break;
+        }
+        const takeOwn = w !== undefined && (c === undefined || (reverse ? w.enc >= c[0] : w.enc <= c[0]));
+        let enc: string, text: string | undefined;
+        if (takeOwn) {
+          enc = w.enc;
+          text = w.valueText;
+          o++;
+          if (c !== undefined && c[0] === enc) next = await committed.next();
+        } else {
+          [enc, text] = c!;
+          next = await committed.next();
+        }
+        if (text === undefined) continue;
+        last = enc;
+        returned++;
+        yield [decodeKey(enc), decodeValue(text)];
+        if (returned >= limit) break;
+      }
+    } finally {
+      await committed.return(undefined);
+      this.#recordRange(ns, range, last, ranToEnd, reverse);
+    }
+  }
+
+  /** TX-6: the range the scan observed. */
+  #recordRange(ns: string, range: EncRange, last: string | null, ranToEnd: boolean, reverse: boolean): void {
+    if (this.#ranges === null || this.#state !== "active") return;
+    if (ranToEnd) this.#ranges.push({ ns, range });
+    else if (last !== null) {
+      this.#ranges.push({ ns, range: reverse ? { start: last, end: range.end } : { start: range.start, end: last + "\0" } });
+    }
+  }
+
+  #ownWritesIn(ns: string, range: EncRange, reverse: boolean): Write[] {
+    const writes = this.#writes.get(ns);
+    if (writes === undefined) return [];
+    const sorted = [...writes.values()].sort((a, b) => (a.enc < b.enc ? -1 : 1));
+    const keys = sorted.map((w) => w.enc);
+    const from = lowerBound(keys, range.start);
+    const to = range.end === null ? sorted.length : lowerBound(keys, range.end);
+    const inRange = sorted.slice(from, to);
+    return reverse ? inRange.reverse() : inRange;
+  }
+
+  /** Commits (TX-3, TX-5): resolves once the commit is durable. */
+  async commit(): Promise<CommitResult> {
+    this.#checkActive();
+    this.#state = "committing";
+    const t0 = this.#host.now();
+    try {
+      if (this.#writes.size === 0 && this.#drops.size === 0) {
+        this.#host.metrics.readOnlyCommits++;
+        return { tsn: this.snapshotTsn };
+      }
+      const ops = this.#ops();
+      const tsn = await this.#host.submit({
+        snapshot: this.snapshotTsn, ops, opsText: encodeOps(ops), bytes: this.#bytes,
+        reads: this.#reads, ranges: this.#ranges,
+      });
+      this.#host.metrics.record("commit", (this.#host.now() - t0) * 1000);
+      return { tsn };
+    } finally {
+      this.#end();
+    }
+  }
+
+  /** Discards the writes. Always harmless (contract 1). */
+  async rollback(): Promise<void> {
+    if (this.#state !== "active") return;
+    this.#host.metrics.rollbacks++;
+    this.#end();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.rollback();
+  }
+
+  /** LOG-3: drops first, then each namespace's writes in key order. */
+  #ops(): Op[] {
+    const ops: Op[] = [...this.#drops].sort().map((ns) => ({ kind: "drop", ns }) as const);
+    for (const ns of [...this.#writes.keys()].sort()) {
+      const writes = [...this.#writes.get(ns)!.values()].sort((a, b) => (a.enc < b.enc ? -1 : 1));
+      for (const w of writes) {
+        ops.push(w.valueText === undefined
+          ? { kind: "del", ns, enc: w.enc, keyText: w.keyText }
+          : { kind: "put", ns, enc: w.enc, keyText: w.keyText, valueText: w.valueText });
+      }
+    }
+    return ops;
+  }
+
+  #end(): void {
+    this.#state = "ended";
+    this.#host.release(this);
+  }
+
+  #checkActive(): void {
+    if (this.#state !== "active") {
+      throw new TxtDbError(ErrorCode.TX_CLOSED, `the transaction (snapshot ${this.snapshotTsn}) has ended with commit() or rollback(); begin a new one`);
+    }
+  }
+
+  #checkWritable(): void {
+    this.#checkActive();
+    if (this.readOnly) throw new TxtDbError(ErrorCode.READ_ONLY, "the transaction is read-only: begin it without { readOnly: true } to write");
+  }
+}
+
+
+async function* emptyScan(): AsyncGenerator<[string, string]> {}
+
+/** The encoded range of scan options (contract 7): the prefix and every bound, intersected. */
+export function rangeOf(options: ScanOptions): EncRange {
+  let start = "";
+  let end: string | null = null;
+  const lower = (s: string): void => void (s > start && (start = s));
+  const upper = (e: string): void => void ((end === null || e < end) && (end = e));
+  if (options.prefix !== undefined) {
+    const p = encodePrefix(options.prefix);
+    lower(p.start);
+    upper(p.end);
+  }
+  if (options.gte !== undefined) lower(encodeKey(options.gte));
+  if (options.gt !== undefined) lower(encodeKey(options.gt) + "\0");
+  if (options.lte !== undefined) upper(encodeKey(options.lte) + "\0");
+  if (options.lt !== undefined) upper(encodeKey(options.lt));
+  return { start, end };
+}
+
+export function conflictError(ns: string, what: string): ConflictError {
+  return new ConflictError(`${what} in namespace '${ns}' was changed by a transaction that committed after this one began; ` +
+    "nothing of this transaction was written: run it again (db.transaction() does that for you)");
+}

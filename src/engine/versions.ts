@@ -1,0 +1,165 @@
+/**
+ * In-memory versions: for each namespace, the versions of the keys written
+ * since the last checkpoint, and the TSNs at which the namespace was dropped.
+ * Together with the page files (state as of the checkpoint TSN C) they give
+ * the state at any snapshot S ≥ C.
+ *
+ * - VER-1  A key's versions are in ascending TSN order; the value text is
+ *          undefined for a delete (a tombstone).
+ * - VER-2  Visibility at snapshot S: the newest version with TSN ≤ S wins,
+ *          unless a drop of the namespace with TSN ≤ S is newer still (a
+ *          version written by the dropping transaction itself has the drop's
+ *          TSN and survives it: the drop comes first, LOG-3). Without either,
+ *          the page file decides.
+ * - VER-3  The last TSN that wrote a key is the newest of its last version and
+ *          the namespace's last drop: first-committer-wins compares it with
+ *          the committer's snapshot.
+ * - VER-4  prune(C) after a checkpoint at C removes the versions and drops
+ *          with TSN ≤ C: the page files hold their effect, and no snapshot is
+ *          older than C (a checkpoint never passes the oldest live snapshot).
+ */
+
+export interface Version {
+  readonly tsn: number;
+  /** JSON text of the value; undefined for a delete. */
+  readonly valueText: string | undefined;
+}
+
+/** What the in-memory versions say about a key at a snapshot. */
+export type Visibility =
+  | { readonly decided: true; readonly valueText: string | undefined }
+  | { readonly decided: false };
+
+const undecided: Visibility = { decided: false };
+
+export class NamespaceVersions {
+  readonly #chains = new Map<string, Version[]>();
+  /** Keys in order, and keys added since the last sort. */
+  #sorted: string[] = [];
+  #unsorted: string[] = [];
+  /** TSNs at which the namespace was dropped, ascending. */
+  #drops: number[] = [];
+  /** The newest TSN that wrote any key of the namespace or dropped it. */
+  lastWriteTsn = 0;
+
+  get size(): number {
+    return this.#chains.size;
+  }
+
+  apply(enc: string, tsn: number, valueText: string | undefined): void {
+    let chain = this.#chains.get(enc);
+    if (chain === undefined) {
+      chain = [];
+      this.#chains.set(enc, chain);
+      this.#unsorted.push(enc);
+    }
+    chain.push({ tsn, valueText });
+    this.lastWriteTsn = tsn;
+  }
+
+  drop(tsn: number): void {
+    this.#drops.push(tsn);
+    this.lastWriteTsn = tsn;
+  }
+
+  /** VER-2. */
+  visible(enc: string, snapshot: number): Visibility {
+    const drop = this.#lastDropAtOrBefore(snapshot);
+    const chain = this.#chains.get(enc);
+    if (chain !== undefined) {
+      for (let i = chain.length - 1; i >= 0; i--) {
+        const v = chain[i]!;
+        if (v.tsn > snapshot) continue;
+        if (v.tsn >= drop) return { decided: true, valueText: v.valueText };
+        break;
+      }
+    }
+    return drop > 0 ? { decided: true, valueText: undefined } : undecided;
+  }
+
+  /** VER-3. */
+  lastTsnOf(enc: string): number {
+    const chain = this.#chains.get(enc);
+    return Math.max(chain?.at(-1)?.tsn ?? 0, this.#drops.at(-1) ?? 0);
+  }
+
+  /** The newest drop with TSN ≤ snapshot, or 0. */
+  #lastDropAtOrBefore(snapshot: number): number {
+    for (let i = this.#drops.length - 1; i >= 0; i--) if (this.#drops[i]! <= snapshot) return this.#drops[i]!;
+    return 0;
+  }
+
+  /** Whether a drop with TSN in (after, through] exists. */
+  droppedBetween(after: number, through: number): number {
+    for (let i = this.#drops.length - 1; i >= 0; i--) {
+      const d = this.#drops[i]!;
+      if (d <= through && d > after) return d;
+    }
+    return 0;
+  }
+
+  /** Every key with versions, in key order. */
+  sortedKeys(): string[] {
+    if (this.#unsorted.length > 0) {
+      const added = this.#unsorted.sort();
+      this.#unsorted = [];
+      this.#sorted = mergeSorted(this.#sorted, added);
+    }
+    return this.#sorted;
+  }
+
+  /** The newest version with TSN ≤ through, for a checkpoint at `through`. */
+  versionAt(enc: string, through: number): Version | undefined {
+    const chain = this.#chains.get(enc);
+    if (chain === undefined) return undefined;
+    for (let i = chain.length - 1; i >= 0; i--) if (chain[i]!.tsn <= through) return chain[i];
+    return undefined;
+  }
+
+  /** VER-4: forgets what a checkpoint at C folded into the page files. */
+  prune(c: number): void {
+    let removedKeys = false;
+    for (const [enc, chain] of this.#chains) {
+      const keep = chain.filter((v) => v.tsn > c);
+      if (keep.length === chain.length) continue;
+      if (keep.length === 0) {
+        this.#chains.delete(enc);
+        removedKeys = true;
+      } else {
+        this.#chains.set(enc, keep);
+      }
+    }
+    this.#drops = this.#drops.filter((d) => d > c);
+    if (removedKeys) {
+      this.#sorted = this.sortedKeys().filter((k) => this.#chains.has(k));
+    }
+  }
+
+  /** Whether anything here is at or below C (a checkpoint at C has work to do). */
+  hasVersionsThrough(c: number): boolean {
+    if (this.#drops.length > 0 && this.#drops[0]! <= c) return true;
+    for (const chain of this.#chains.values()) if (chain[0]!.tsn <= c) return true;
+    return false;
+  }
+}
+
+function mergeSorted(a: string[], b: string[]): string[] {
+  if (a.length === 0) return b;
+  const out = new Array<string>(a.length + b.length);
+  let i = 0, j = 0, k = 0;
+  while (i < a.length && j < b.length) out[k++] = a[i]! < b[j]! ? a[i++]! : b[j++]!;
+  while (i < a.length) out[k++] = a[i++]!;
+  while (j < b.length) out[k++] = b[j++]!;
+  return out;
+}
+
+/** Index of the first element ≥ key in a sorted array (lower bound). */
+export function lowerBound(sorted: readonly string[], key: string): number {
+  let lo = 0, hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

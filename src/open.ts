@@ -1,0 +1,90 @@
+/**
+ * open(): the public way in. Validates and normalizes the options, injects
+ * the clock and the random source (the engine never reads them itself), and
+ * opens the database (src/engine/database.ts).
+ */
+import { ErrorCode, TxtDbError } from "./errors.ts";
+import { jsonPageFormat } from "./codec/page_format_json.ts";
+import type { PageFormat, PageFormatName } from "./codec/page_format.ts";
+import type { FileIO } from "./io/file_io.ts";
+import { nativeIO } from "./io/native_io.ts";
+import { cacheBytesDefault, checkpointLogBytesDefault } from "./engine/_defaults.ts";
+import { Database } from "./engine/database.ts";
+import type { Isolation } from "./engine/transaction.ts";
+
+export interface DatabaseOptions {
+  /** Page file format, fixed when the database is created. Default "json". */
+  format?: PageFormatName;
+  /** Default isolation of transactions. Default "snapshot". */
+  isolation?: Isolation;
+  /**
+   * "sync" (default): a commit resolves after an fdatasync covering it — it
+   * survives power loss. "relaxed": after the write to the OS — it survives a
+   * crash of the process, not of the machine.
+   */
+  durability?: "sync" | "relaxed";
+  /** Bound of the page cache, in bytes. Default 64 MiB. */
+  cacheBytes?: number;
+  /** The file layer. Default: nativeIO(). memoryIO() gives an in-memory database. */
+  io?: FileIO;
+  /** An automatic checkpoint starts after this many log bytes. Default 16 MiB. */
+  checkpointLogBytes?: number;
+  /** Monotonic clock in ms, for latency stats (tests inject their own). Default performance.now. */
+  now?: () => number;
+  /** Uniform random in [0, 1), for retry jitter (tests inject their own). Default Math.random. */
+  random?: () => number;
+}
+
+const formats: Partial<Record<PageFormatName, PageFormat>> = { json: jsonPageFormat };
+
+/**
+ * Opens the database in `dir`, creating it if needed, and recovers it after a
+ * crash (see src/engine/database.ts).
+ *
+ * @example
+ * ```ts
+ * import { open, memoryIO } from "txtdb";
+ * const db = await open("/demo", { io: memoryIO() });
+ * await db.put("accounts", "alice", { balance: 10 });
+ * await db.transaction(async (tx) => {
+ *   const alice = (await tx.get("accounts", "alice")) as { balance: number };
+ *   await tx.put("accounts", "alice", { balance: alice.balance + 5 });
+ * });
+ * console.log(await db.get("accounts", "alice")); // { balance: 15 }
+ * await db.close();
+ * ```
+ */
+export async function open(dir: string, options: DatabaseOptions = {}): Promise<Database> {
+  if (typeof dir !== "string" || dir === "") throw invalid(`the database directory must be a non-empty string, got ${JSON.stringify(dir)}`);
+  const formatName = options.format ?? "json";
+  const format = formats[formatName];
+  if (format === undefined) {
+    throw invalid(formatName === "yaml" || formatName === "xml"
+      ? `the "${formatName}" page format is not available yet in this version; use "json"`
+      : `format must be "json", "yaml" or "xml", got ${JSON.stringify(formatName)}`);
+  }
+  const isolation = options.isolation ?? "snapshot";
+  if (isolation !== "snapshot" && isolation !== "serializable") throw invalid(`isolation must be "snapshot" or "serializable", got ${JSON.stringify(isolation)}`);
+  const durability = options.durability ?? "sync";
+  if (durability !== "sync" && durability !== "relaxed") throw invalid(`durability must be "sync" or "relaxed", got ${JSON.stringify(durability)}`);
+  const cacheBytes = options.cacheBytes ?? cacheBytesDefault;
+  if (!(Number.isSafeInteger(cacheBytes) && cacheBytes >= 0)) throw invalid(`cacheBytes must be a whole number of bytes ≥ 0, got ${String(cacheBytes)}`);
+  const checkpointLogBytes = options.checkpointLogBytes ?? checkpointLogBytesDefault;
+  if (!(checkpointLogBytes > 0)) throw invalid(`checkpointLogBytes must be > 0, got ${String(checkpointLogBytes)}`);
+  return Database.open(dir, {
+    io: options.io ?? nativeIO(),
+    format,
+    formatExplicit: options.format !== undefined,
+    isolation,
+    durability,
+    cacheBytes,
+    checkpointLogBytes,
+    now: options.now ?? (() => performance.now()),
+    random: options.random ?? Math.random,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  });
+}
+
+function invalid(message: string): TxtDbError {
+  return new TxtDbError(ErrorCode.INVALID_ARGUMENT, message);
+}
