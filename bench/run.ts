@@ -1,9 +1,10 @@
 /**
- * Runs every benchmark variant in its own process (so one variant's JIT,
- * GC and page-cache state cannot colour another's) and prints a table with
- * the issue targets as ratios. `--json` prints one JSON line per variant.
+ * Runs every benchmark variant in its own process (so one variant's JIT, GC
+ * and page-cache state cannot colour another's) and prints the figures with
+ * the issue targets as ratios measured in this same run.
  *
- *   npm run bench            (builds, then node dist/bench/run.js)
+ *   npm run bench             (builds, then node dist/bench/run.js)
+ *   npm run bench -- --json   (one JSON line per variant)
  */
 import { execFileSync } from "node:child_process";
 import path from "node:path";
@@ -11,19 +12,36 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const variants = ["lock-pair", "lock-await", "raw-append-fdatasync", "raw-async-append-fdatasync", "adapter-append-datasync"];
-const rows = new Map<string, { avgNs: number; p50Ns: number; p99Ns: number }>();
-for (const variant of variants) {
-  const out = execFileSync(process.execPath, [path.join(here, "io.bench.js"), "--variant", variant, "--json"], { encoding: "utf8" });
-  const row = JSON.parse(out.trim().split("\n").pop()!);
-  rows.set(variant, row);
-  if (process.argv.includes("--json")) console.log(JSON.stringify(row));
+const plan: Array<[script: string, variants: string[]]> = [
+  ["io.bench.js", ["lock-pair", "lock-await", "raw-append-fdatasync", "raw-async-append-fdatasync", "adapter-append-datasync"]],
+  ["engine.bench.js", ["raw-floor", "seq-put", "concurrent-put", "db-get", "tx-get", "bulk-load", "reopen"]],
+];
+const json = process.argv.includes("--json");
+const rows = new Map<string, Record<string, number>>();
+for (const [script, variants] of plan) {
+  for (const variant of variants) {
+    const out = execFileSync(process.execPath, [path.join(here, script), "--variant", variant, "--json"], { encoding: "utf8" });
+    const row = JSON.parse(out.trim().split("\n").pop()!) as Record<string, number>;
+    rows.set(variant, row);
+    if (json) console.log(JSON.stringify(row));
+    else console.error(`  ran ${variant}`);
+  }
 }
-if (!process.argv.includes("--json")) {
-  const us = (ns: number): string => (ns / 1000).toFixed(2).padStart(9);
-  console.log("variant                         avg µs    p50 µs    p99 µs");
-  for (const [v, r] of rows) console.log(`${v.padEnd(28)}${us(r.avgNs)} ${us(r.p50Ns)} ${us(r.p99Ns)}`);
-  const ratio = rows.get("adapter-append-datasync")!.avgNs / rows.get("raw-append-fdatasync")!.avgNs;
-  console.log(`\nlock pair: ${us(rows.get("lock-pair")!.avgNs).trim()} µs (target ≤ 3 µs)`);
-  console.log(`adapter append+datasync / raw syscall loop: ${ratio.toFixed(3)}× (target ≤ 1.15×)`);
+if (!json) {
+  const r = (v: string): Record<string, number> => rows.get(v)!;
+  const f = (n: number, digits = 0): string => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  const lines: Array<[string, string, string]> = [
+    ["lock pair (tryLock+unlock)", `${f(r("lock-pair").avgNs! / 1000, 2)} µs`, "≤ 3 µs"],
+    ["uncontended await lock()", `${f(r("lock-await").avgNs! / 1000, 2)} µs`, ""],
+    ["adapter append+datasync / raw syscall loop", `${f(r("adapter-append-datasync").avgNs! / r("raw-append-fdatasync").avgNs!, 3)}×`, "≤ 1.15×"],
+    ["raw append+fdatasync floor", `${f(r("raw-floor").opsPerSec!)} /s`, ""],
+    ["sequential durable db.put", `${f(r("seq-put").opsPerSec!)} /s = ${f(r("seq-put").opsPerSec! / r("raw-floor").opsPerSec!, 2)}× floor`, "≥ 0.8× floor"],
+    ["64 concurrent durable db.put", `${f(r("concurrent-put").opsPerSec!)} /s, ${f(r("concurrent-put").datasyncsPerCommit!, 3)} datasyncs/commit`, "≥ 40,000 /s, ≤ 0.05"],
+    ["hot db.get (100k docs)", `${f(r("db-get").opsPerSec!)} /s`, "≥ 150,000 /s"],
+    ["hot tx.get (100k docs)", `${f(r("tx-get").opsPerSec!)} /s`, "≥ 500,000 /s"],
+    ["bulk load 100k × ~200 B, one tx", `${f(r("bulk-load").seconds!, 3)} s (+ ${f(r("bulk-load").closeWithCheckpointSeconds!, 3)} s checkpoint at close)`, "≤ 1 s"],
+    ["reopen + first read", `${f(r("reopen").ms!, 1)} ms`, "≤ 60 ms"],
+  ];
+  console.log(`\n${"measure".padEnd(46)}${"result".padEnd(52)}target`);
+  for (const [name, value, target] of lines) console.log(`${name.padEnd(46)}${value.padEnd(52)}${target}`);
 }

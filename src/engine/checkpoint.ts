@@ -33,7 +33,7 @@ import { pageBytesMax, tempSuffix } from "./_defaults.ts";
 import { installManifestNext, writeManifestNext, type Manifest, type NamespaceFiles, type PageRef } from "./manifest.ts";
 import { folderFor, pageIndexFor, type Page, type PageStore } from "./pages.ts";
 import type { Store } from "./store.ts";
-import type { NamespaceVersions } from "./versions.ts";
+import { undecided, type NamespaceVersions } from "./versions.ts";
 
 interface Entry {
   enc: string;
@@ -109,12 +109,8 @@ export async function checkpoint(io: FileIO, dir: string, store: Store, c: numbe
   await installManifestNext(io, dir);
   // Step 5 (CP-1: the swap is synchronous).
   store.manifest = manifest;
-  for (const w of written) {
-    const path = joinPath(pagesRoot, w.dir, w.ref.file);
-    store.pages.forget(path);
-    store.pages.admit(path, w.ref.crc, w.page);
-  }
-  for (const path of removed) store.pages.forget(path);
+  store.pages.retain(manifest);
+  for (const w of written) store.pages.admit(w.ref, w.page);
   for (const nsv of store.versions.values()) nsv.prune(c);
   for (const [ns, nsv] of store.versions) if (nsv.size === 0 && nsv.lastWriteTsn <= c) store.versions.delete(ns);
   await removeFiles(io, removed, old, manifest, pagesRoot);
@@ -147,7 +143,7 @@ async function foldNamespace(
   const changed = nsv.sortedKeys().filter((enc) => nsv.versionAt(enc, c) !== undefined);
   const valueAt = (enc: string): string | undefined => {
     const v = nsv.visible(enc, c);
-    return v.decided ? v.valueText : undefined;
+    return v === undecided ? undefined : v;
   };
   if (dropped || files.pages.length === 0) {
     // Rebuild from the versions alone: the old pages are gone (dropped) or there are none.

@@ -275,24 +275,27 @@ export class Database implements AsyncDisposable {
     void this.#runCheckpoint().catch((err) => (this.#checkpointError = err));
   }
 
+  /** One checkpoint at a time; callers during one share it. */
   #runCheckpoint(): Promise<void> {
-    this.#checkpointing ??= (async () => {
-      try {
-        const c = Math.min(this.#store.lastTsn, ...this.#live.values());
-        if (c <= this.#store.manifest.checkpointTsn) return;
-        const t0 = this.#o.now();
-        this.#logBytesAtCheckpoint = this.#log.bytesAppended;
-        await checkpoint(this.#o.io, this.dir, this.#store, c);
-        this.#log.requestRotation();
-        await this.#log.removeThrough(c);
-        this.#metrics.checkpoints++;
-        this.#metrics.record("checkpoint", (this.#o.now() - t0) * 1000);
-        this.#checkpointError = null;
-      } finally {
-        this.#checkpointing = null;
-      }
-    })();
-    return this.#checkpointing;
+    if (this.#checkpointing !== null) return this.#checkpointing;
+    const running: Promise<void> = this.#checkpointOnce().finally(() => {
+      if (this.#checkpointing === running) this.#checkpointing = null;
+    });
+    this.#checkpointing = running;
+    return running;
+  }
+
+  async #checkpointOnce(): Promise<void> {
+    const c = Math.min(this.#store.lastTsn, ...this.#live.values()); // DB-3
+    if (c <= this.#store.manifest.checkpointTsn) return;
+    const t0 = this.#o.now();
+    this.#logBytesAtCheckpoint = this.#log.bytesAppended;
+    await checkpoint(this.#o.io, this.dir, this.#store, c);
+    this.#log.requestRotation();
+    await this.#log.removeThrough(c);
+    this.#metrics.checkpoints++;
+    this.#metrics.record("checkpoint", (this.#o.now() - t0) * 1000);
+    this.#checkpointError = null;
   }
 
   /** Counters, latency percentiles per operation (µs), and cache figures. */
@@ -359,6 +362,10 @@ export class Database implements AsyncDisposable {
       if (this.#commits.failure === null) {
         this.#live.clear();
         await this.#runCheckpoint().catch((err) => (this.#checkpointError = err));
+      }
+      if (this.#commits.failure === null && this.#store.lastTsn === this.#store.manifest.checkpointTsn) {
+        await this.#lockFile.lock(lockWriterOffset, 1, "exclusive");
+        await this.#log.retire().catch(() => {}); // SEG-3; a failure leaves a log that replays to the same state
       }
       await this.#log.close();
       await this.#lockFile.close();

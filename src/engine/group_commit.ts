@@ -77,7 +77,12 @@ export class GroupCommit {
     while (this.#queue.length >= queueCommitsMax) await new Promise<void>((r) => this.#roomWaiters.push(r));
     if (this.#failure !== null) throw this.#stoppedError();
     const tsn = new Promise<number>((resolve, reject) => this.#queue.push({ commit, resolve, reject }));
-    this.#flushing ??= this.#flushLoop();
+    if (this.#flushing === null) {
+      const flushing: Promise<void> = this.#flushLoop().finally(() => {
+        if (this.#flushing === flushing) this.#flushing = null;
+      });
+      this.#flushing = flushing;
+    }
     return tsn;
   }
 
@@ -87,17 +92,13 @@ export class GroupCommit {
   }
 
   async #flushLoop(): Promise<void> {
-    try {
-      while (this.#queue.length > 0) {
-        const batch = this.#takeBatch();
-        try {
-          await this.#flushBatch(batch);
-        } catch (err) {
-          for (const q of batch) q.reject(err as Error); // settled ones ignore it
-        }
+    while (this.#queue.length > 0) {
+      const batch = this.#takeBatch();
+      try {
+        await this.#flushBatch(batch);
+      } catch (err) {
+        for (const q of batch) q.reject(err as Error); // settled ones ignore it
       }
-    } finally {
-      this.#flushing = null;
     }
   }
 

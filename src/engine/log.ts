@@ -14,7 +14,7 @@
  *          cut off under the writer lock. A bad line before a valid one is
  *          corruption: TXTDB_CORRUPT with file and offset.
  * - SEG-3  A segment goes only when a checkpoint covers every record in it,
- *          and never the last one.
+ *          and the last one only at close (the next append starts a new one).
  */
 import { assert } from "../errors.ts";
 import type { FileHandle, FileIO } from "../io/file_io.ts";
@@ -173,6 +173,16 @@ export class CommitLog {
     }
     if (removed > 0) await this.#io.syncDir(this.#dir);
     return removed;
+  }
+
+  /**
+   * At close, once a checkpoint covers every record: removes every segment,
+   * so the next open reads no log at all. The caller holds the writer lock.
+   */
+  async retire(): Promise<void> {
+    await this.close();
+    for (const segment of this.#segments.splice(0)) await this.#io.unlink(segment.path);
+    await this.#io.syncDir(this.#dir);
   }
 
   /** Every segment, for check(): path and the lines in it. */

@@ -8,7 +8,12 @@ import { ErrorCode, TxtDbError } from "../errors.ts";
 
 export const namespaceBytesMax = 255;
 
+/** Names already checked: validation runs on every get(), and a process uses few names. */
+const checked = new Set<string>();
+const checkedMax = 4096;
+
 export function validateNamespace(name: unknown): string {
+  if (checked.has(name as string)) return name as string;
   const bad = (why: string): TxtDbError =>
     new TxtDbError(ErrorCode.INVALID_NAME, `invalid namespace name ${JSON.stringify(String(name)).slice(0, 80)}: ${why}`);
   if (typeof name !== "string") throw bad(`a namespace name is a string, not ${typeof name}`);
@@ -19,5 +24,6 @@ export function validateNamespace(name: unknown): string {
     throw bad(`it is longer than ${namespaceBytesMax} UTF-8 bytes`);
   }
   if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(name)) throw bad("it contains a lone surrogate");
+  if (checked.size < checkedMax) checked.add(name);
   return name;
 }

@@ -22,7 +22,7 @@ import type { FileIO } from "../io/file_io.ts";
 import { joinPath } from "../io/path.ts";
 import { crc32c, crcHex } from "./_crc32c.ts";
 import { pagesDirName } from "./_defaults.ts";
-import type { NamespaceFiles, PageRef } from "./manifest.ts";
+import type { Manifest, NamespaceFiles, PageRef } from "./manifest.ts";
 import { lowerBound } from "./versions.ts";
 
 /** A decoded page: parallel arrays in key order. */
@@ -46,8 +46,12 @@ export class PageStore {
   readonly #root: string;
   readonly #format: PageFormat;
   readonly #cacheBytesMax: number;
-  /** path@crc → page, in least-recently-used-first order. */
-  readonly #cache = new Map<string, Page>();
+  /**
+   * PG-3: pages by the manifest entry they were read for (a checkpoint keeps
+   * the entries of unchanged pages, so their cache survives it). Eviction is
+   * CLOCK: a hit only sets `used`; eviction gives used pages a second chance.
+   */
+  readonly #cache = new Map<PageRef, { page: Page; used: boolean }>();
   readonly stats: CacheStats = { bytes: 0, pages: 0, hits: 0, misses: 0 };
 
   constructor(io: FileIO, databaseDir: string, format: PageFormat, cacheBytesMax: number) {
@@ -69,21 +73,22 @@ export class PageStore {
     return joinPath(this.#root, ns.dir, file);
   }
 
+  /** The page if it is in the cache (counted as a hit), else undefined. */
+  cached(ns: NamespaceFiles, index: number): Page | undefined {
+    const slot = this.#cache.get(ns.pages[index]!);
+    if (slot === undefined) return undefined;
+    this.stats.hits++;
+    slot.used = true;
+    return slot.page;
+  }
+
   /** Loads a page through the cache (PG-1…PG-3). */
   async load(ns: NamespaceFiles, index: number): Promise<Page> {
-    const ref = ns.pages[index]!;
-    const path = this.path(ns, ref.file);
-    const cacheKey = `${path}@${ref.crc}`;
-    const cached = this.#cache.get(cacheKey);
-    if (cached !== undefined) {
-      this.stats.hits++;
-      this.#cache.delete(cacheKey);
-      this.#cache.set(cacheKey, cached);
-      return cached;
-    }
+    const cached = this.cached(ns, index);
+    if (cached !== undefined) return cached;
     this.stats.misses++;
     const page = await this.read(ns, index);
-    this.admit(path, ref.crc, page);
+    this.admit(ns.pages[index]!, page);
     return page;
   }
 
@@ -129,26 +134,32 @@ export class PageStore {
   }
 
   /** Puts a page in the cache (a checkpoint admits the pages it just wrote). */
-  admit(path: string, crc: string, page: Page): void {
-    const cacheKey = `${path}@${crc}`;
-    if (this.#cache.has(cacheKey)) return;
-    this.#cache.set(cacheKey, page);
+  admit(ref: PageRef, page: Page): void {
+    if (this.#cache.has(ref)) return;
+    this.#cache.set(ref, { page, used: false });
     this.stats.bytes += page.bytes;
     this.stats.pages++;
-    for (const [key, p] of this.#cache) {
-      if (this.stats.bytes <= this.#cacheBytesMax || this.#cache.size === 1) break;
-      this.#cache.delete(key);
-      this.stats.bytes -= p.bytes;
-      this.stats.pages--;
+    while (this.stats.bytes > this.#cacheBytesMax && this.#cache.size > 1) {
+      const [oldest, slot] = this.#cache.entries().next().value!;
+      this.#cache.delete(oldest);
+      if (slot.used) {
+        slot.used = false;
+        this.#cache.set(oldest, slot);
+      } else {
+        this.stats.bytes -= slot.page.bytes;
+        this.stats.pages--;
+      }
     }
   }
 
-  /** Drops a file's pages from the cache (after a checkpoint replaced or removed it). */
-  forget(path: string): void {
-    for (const [key, p] of this.#cache) {
-      if (!key.startsWith(path + "@")) continue;
-      this.#cache.delete(key);
-      this.stats.bytes -= p.bytes;
+  /** Drops the pages a new manifest no longer names (after a checkpoint). */
+  retain(manifest: Manifest): void {
+    const named = new Set<PageRef>();
+    for (const files of manifest.namespaces.values()) for (const ref of files.pages) named.add(ref);
+    for (const [ref, slot] of this.#cache) {
+      if (named.has(ref)) continue;
+      this.#cache.delete(ref);
+      this.stats.bytes -= slot.page.bytes;
       this.stats.pages--;
     }
   }

@@ -14,7 +14,7 @@ import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { Manifest, NamespaceFiles } from "./manifest.ts";
 import type { LogRecord } from "./log_record.ts";
 import { pageIndexFor, pageValue, type Page, type PageStore } from "./pages.ts";
-import { lowerBound, NamespaceVersions } from "./versions.ts";
+import { lowerBound, NamespaceVersions, undecided } from "./versions.ts";
 
 /** A key range in encoded form: start inclusive, end exclusive (null: unbounded). */
 export interface EncRange {
@@ -55,10 +55,25 @@ export class Store {
     return nsv;
   }
 
-  /** The value text of a key at a snapshot, or undefined. */
-  async get(ns: string, enc: string, snapshot: number): Promise<string | undefined> {
-    const seen = this.versions.get(ns)?.visible(enc, snapshot);
-    if (seen?.decided === true) return seen.valueText;
+  /**
+   * The value text of a key at a snapshot, or undefined. Synchronous when the
+   * versions or a cached page answer (the hot path); a promise when a page
+   * must be read.
+   */
+  get(ns: string, enc: string, snapshot: number): string | undefined | Promise<string | undefined> {
+    const nsv = this.versions.get(ns);
+    if (nsv !== undefined) {
+      const seen = nsv.visible(enc, snapshot);
+      if (seen !== undecided) return seen;
+    }
+    const files = this.manifest.namespaces.get(ns);
+    if (files === undefined || files.pages.length === 0) return undefined;
+    const index = pageIndexFor(files, enc);
+    const page = this.pages.cached(files, index);
+    return page !== undefined ? pageValue(page, enc) : this.#getFromFile(ns, enc);
+  }
+
+  async #getFromFile(ns: string, enc: string): Promise<string | undefined> {
     for (;;) {
       const manifest = this.manifest;
       const files = manifest.namespaces.get(ns);
@@ -137,8 +152,8 @@ export class Store {
         if (reverse) merged.reverse();
         for (const enc of merged) {
           if (this.manifest !== manifest) continue restart;
-          const seen = nsv?.visible(enc, snapshot);
-          const text = seen?.decided === true ? seen.valueText : page === null ? undefined : pageValue(page, enc);
+          const seen = nsv === undefined ? undecided : nsv.visible(enc, snapshot);
+          const text = seen !== undecided ? seen : page === null ? undefined : pageValue(page, enc);
           if (text === undefined) continue;
           remaining = reverse ? { start: remaining.start, end: enc } : { start: enc + "\0", end: remaining.end };
           yield [enc, text];

@@ -25,12 +25,8 @@ export interface Version {
   readonly valueText: string | undefined;
 }
 
-/** What the in-memory versions say about a key at a snapshot. */
-export type Visibility =
-  | { readonly decided: true; readonly valueText: string | undefined }
-  | { readonly decided: false };
-
-const undecided: Visibility = { decided: false };
+/** visible() when the in-memory versions do not know the key: the page files decide. */
+export const undecided: unique symbol = Symbol("undecided");
 
 export class NamespaceVersions {
   readonly #chains = new Map<string, Version[]>();
@@ -62,19 +58,19 @@ export class NamespaceVersions {
     this.lastWriteTsn = tsn;
   }
 
-  /** VER-2. */
-  visible(enc: string, snapshot: number): Visibility {
-    const drop = this.#lastDropAtOrBefore(snapshot);
+  /** VER-2: the value text at the snapshot, undefined if absent, or `undecided`. */
+  visible(enc: string, snapshot: number): string | undefined | typeof undecided {
+    const drop = this.#drops.length === 0 ? 0 : this.#lastDropAtOrBefore(snapshot);
     const chain = this.#chains.get(enc);
     if (chain !== undefined) {
       for (let i = chain.length - 1; i >= 0; i--) {
         const v = chain[i]!;
         if (v.tsn > snapshot) continue;
-        if (v.tsn >= drop) return { decided: true, valueText: v.valueText };
+        if (v.tsn >= drop) return v.valueText;
         break;
       }
     }
-    return drop > 0 ? { decided: true, valueText: undefined } : undecided;
+    return drop > 0 ? undefined : undecided;
   }
 
   /** VER-3. */
