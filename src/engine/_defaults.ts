@@ -32,6 +32,8 @@ export const retryBackoffMaxMs = 100;
 export const lockWriterOffset = 0;
 export const lockCheckpointOffset = 1;
 export const lockSlotsOffset = 1024;
+/** Held exclusively for the life of a handle until several processes may share a database (issue 4). */
+export const lockSoleOwnerOffset = 2;
 
 /** File and folder names inside a database directory. */
 export const manifestFileName = "manifest.json";

@@ -16,6 +16,10 @@
  * - DB-2  close() is idempotent, lets in-flight commits finish, checkpoints,
  *         and then rejects new work with TXTDB_CLOSED.
  * - DB-3  The oldest live snapshot bounds every checkpoint (VER-4).
+ * - DB-4  One handle per database, for now: open holds an exclusive lock on
+ *         a byte of the lock file for the handle's life, so a second handle
+ *         (in any process) gets TXTDB_LOCKED instead of a silent lost update.
+ *         Several processes committing to one database is issue 4.
  */
 import { ConflictError, ErrorCode, TxtDbError } from "../errors.ts";
 import type { Key } from "../codec/key.ts";
@@ -24,7 +28,7 @@ import type { FileHandle, FileIO, DirectoryClaim } from "../io/file_io.ts";
 import { ensureDirDurable } from "../io/durable_dir.ts";
 import { joinPath } from "../io/path.ts";
 import {
-  checkpointLogBytesDefault, lockFileName, lockWriterOffset, manifestFileName, manifestNextFileName, pagesDirName, retryBackoffFirstMs,
+  checkpointLogBytesDefault, lockFileName, lockSoleOwnerOffset, lockWriterOffset, manifestFileName, manifestNextFileName, pagesDirName, retryBackoffFirstMs,
   retryBackoffMaxMs, tempSuffix, transactionRetriesDefault,
 } from "./_defaults.ts";
 import { checkpoint } from "./checkpoint.ts";
@@ -117,6 +121,10 @@ export class Database implements AsyncDisposable {
     let lockFile: FileHandle | null = null;
     try {
       lockFile = await io.open(joinPath(dir, lockFileName), { create: true });
+      if (!lockFile.tryLock(lockSoleOwnerOffset, 1, "exclusive")) {
+        throw new TxtDbError(ErrorCode.LOCKED, `the database in '${dir}' is open elsewhere (another process, or another handle in this one); ` +
+          "this version of txtdb lets one handle at a time open a database: close the other one first.", { file: joinPath(dir, lockFileName) });
+      }
       await lockFile.lock(lockWriterOffset, 1, "exclusive");
       try {
         const metrics = new Metrics();
