@@ -34,7 +34,7 @@ import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { FileHandle } from "../io/file_io.ts";
 import { batchBytesMax, batchCommitsMax, lockWriterOffset, queueCommitsMax } from "./_defaults.ts";
 import type { CommitLog } from "./log.ts";
-import { encodeBatch, type LogRecord } from "./log_record.ts";
+import type { LogRecord } from "./log_record.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Store } from "./store.ts";
 import { conflictError, type PendingCommit } from "./transaction.ts";
@@ -130,9 +130,8 @@ export class GroupCommit {
       // (issue 4) read the other writers' records here.
       accepted = this.#validate(batch, store.lastTsn);
       if (accepted.length === 0) return;
-      const bytes = encodeBatch(accepted.map(({ q, record }) => ({ tsn: record.tsn, opsText: q.commit.opsText })));
       try {
-        await log.append(bytes, accepted[0]!.record.tsn);
+        await log.append(accepted.map(({ q, record }) => ({ tsn: record.tsn, opsText: q.commit.opsText })));
         if (this.#o.durability === "sync") {
           const s0 = this.#o.now();
           await log.datasync();

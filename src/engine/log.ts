@@ -9,10 +9,14 @@
  *          segment's name is made durable (syncDir) before anything in it is
  *          acknowledged.
  * - SEG-2  Recovery reads every segment that may hold a record above the
- *          checkpoint TSN. A bad line is a torn tail if and only if no valid
- *          line follows it (in its segment or a later one); the tail is then
- *          cut off under the writer lock. A bad line before a valid one is
- *          corruption: TXTDB_CORRUPT with file and offset.
+ *          checkpoint TSN. A bad line (LOG-1) at offset o is corruption —
+ *          TXTDB_CORRUPT with file and offset — if a later valid line attests
+ *          it was durable: one in the same segment whose `durable` exceeds o,
+ *          or any valid line in a later segment (a segment is synced whole
+ *          before the next one starts). Otherwise it starts a torn tail: the
+ *          lines of a batch whose datasync never completed, torn in any order
+ *          by the power cut. The tail is cut off under the writer lock; nothing
+ *          in it was acknowledged.
  * - SEG-3  A segment goes only when a checkpoint covers every record in it,
  *          and the last one only at close (the next append starts a new one).
  */
@@ -21,7 +25,7 @@ import type { FileHandle, FileIO } from "../io/file_io.ts";
 import { ensureDirDurable } from "../io/durable_dir.ts";
 import { joinPath } from "../io/path.ts";
 import { logDirName, segmentBytesMax } from "./_defaults.ts";
-import { corruptLog, scanLines, type LogRecord } from "./log_record.ts";
+import { corruptLog, encodeBatch, scanLines, type LogRecord } from "./log_record.ts";
 
 interface Segment {
   readonly firstTsn: number;
@@ -49,6 +53,8 @@ export class CommitLog {
   #active: FileHandle | null = null;
   /** Bytes of the active segment known to hold valid records (SEG-1: we append here). */
   #activeEnd = 0;
+  /** Bytes of the active segment covered by a completed datasync (SEG-2: what new lines attest). */
+  #activeDurable = 0;
   #rotateRequested = false;
   /** Log bytes appended since the log was opened, for checkpoint scheduling. */
   bytesAppended = 0;
@@ -83,7 +89,8 @@ export class CommitLog {
       const bytes = await this.#io.readFile(segment.path);
       for (const line of scanLines(bytes)) {
         if (tornTail !== null) {
-          if ("record" in line) throw corruptLog(tornTail.path, tornTail.offset, tornTail.why);
+          const attests = "record" in line && (tornTail.path !== segment.path || line.record.durable > tornTail.offset);
+          if (attests) throw corruptLog(tornTail.path, tornTail.offset, tornTail.why);
           continue;
         }
         if ("bad" in line) {
@@ -121,6 +128,10 @@ export class CommitLog {
     if (last === undefined) return;
     this.#active = await this.#io.open(last.path);
     this.#activeEnd = await this.#active.size();
+    // After a process crash the tail may sit in the page cache only: make it
+    // durable before any new line attests it (SEG-2).
+    await this.#active.datasync();
+    this.#activeDurable = this.#activeEnd;
   }
 
   /** The next append starts a new segment (after a checkpoint made the current one removable). */
@@ -128,20 +139,24 @@ export class CommitLog {
     this.#rotateRequested = true;
   }
 
-  /** Appends a batch whose first record has `firstTsn`; the caller holds the writer lock (SEG-1). */
-  async append(bytes: Uint8Array, firstTsn: number): Promise<void> {
+  /** Appends a batch of records as one write; the caller holds the writer lock (SEG-1). */
+  async append(records: ReadonlyArray<{ tsn: number; opsText: string }>): Promise<void> {
     if (this.#active === null || this.#rotateRequested || this.#activeEnd >= segmentBytesMax) {
-      await this.#startSegment(firstTsn);
+      await this.#startSegment(records[0]!.tsn);
     }
+    const bytes = encodeBatch(records, this.#activeDurable);
     const active = this.#active!;
     await active.write(this.#activeEnd, bytes);
     this.#activeEnd += bytes.length;
     this.bytesAppended += bytes.length;
   }
 
+  /** Makes every appended byte durable; nothing is appended meanwhile (the caller holds the writer lock). */
   async datasync(): Promise<void> {
     assert(this.#active !== null, "datasync before any append");
+    const end = this.#activeEnd;
     await this.#active.datasync();
+    this.#activeDurable = end;
   }
 
   async #startSegment(firstTsn: number): Promise<void> {
@@ -151,13 +166,18 @@ export class CommitLog {
       // The last segment starts at this very TSN: a cut torn tail left it empty.
       this.#active ??= await this.#io.open(last.path);
       this.#activeEnd = await this.#active.size();
+      this.#activeDurable = this.#activeEnd;
       assert(this.#activeEnd === 0, `log segment ${last.path} should be empty before TSN ${firstTsn}`);
       return;
     }
     const path = joinPath(this.#dir, segmentName(firstTsn));
+    // SEG-2: a segment is durable whole before the next one starts, even
+    // under durability "relaxed", so a later segment attests all of it.
+    if (this.#active !== null && this.#activeDurable < this.#activeEnd) await this.datasync();
     await this.#active?.close();
     this.#active = await this.#io.open(path, { create: true });
     this.#activeEnd = await this.#active.size();
+    this.#activeDurable = 0;
     assert(this.#activeEnd === 0, `a new log segment ${path} is not empty`);
     this.#segments.push({ firstTsn, path });
     await this.#io.syncDir(this.#dir); // SEG-1

@@ -1,14 +1,16 @@
 /**
  * The commit log's record format: one line of JSON per committed transaction.
  *
- *     {"tsn":42,"ops":[["put","accounts","alice",{"balance":10}],["del","accounts","bob"]],"crc":"1a2b3c4d"}
+ *     {"tsn":42,"ops":[["put","accounts","alice",{"balance":10}],["del","accounts","bob"]],"durable":8192,"crc":"1a2b3c4d"}
  *
- * | field | meaning                                                                  |
- * |-------|--------------------------------------------------------------------------|
- * | tsn   | the transaction sequence number: consecutive integers from 1 (contract 4) |
- * | ops   | the writes, applied in order: ["put", namespace, key, value],             |
- * |       | ["del", namespace, key], ["drop", namespace]                              |
- * | crc   | CRC-32C, 8 hex digits, of the line's UTF-8 bytes before `,"crc":"`        |
+ * | field   | meaning                                                                |
+ * |---------|------------------------------------------------------------------------|
+ * | tsn     | the transaction sequence number: consecutive integers from 1 (contract 4) |
+ * | ops     | the writes, applied in order: ["put", namespace, key, value],           |
+ * |         | ["del", namespace, key], ["drop", namespace]                            |
+ * | durable | bytes of this segment known to be on stable storage when the line was   |
+ * |         | appended: what a later line attests about the lines before it (SEG-2)   |
+ * | crc     | CRC-32C, 8 hex digits, of the line's UTF-8 bytes before `,"crc":"`      |
  *
  * Keys and values are in their readable tagged JSON form (src/codec), so
  * `cat` or `jq` on a segment shows what each transaction did.
@@ -34,6 +36,11 @@ export interface LogRecord {
   readonly ops: readonly Op[];
 }
 
+/** A record as read back: with the durable offset its line attests. */
+export interface ReadRecord extends LogRecord {
+  readonly durable: number;
+}
+
 const crcSuffixChars = ',"crc":"00000000"}'.length;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -50,8 +57,8 @@ export function encodeOps(ops: readonly Op[]): string {
 }
 
 /** Encodes the lines of a batch (LOG-1) into one buffer: one write covers the batch. */
-export function encodeBatch(records: ReadonlyArray<{ tsn: number; opsText: string }>): Uint8Array {
-  const texts = records.map((r) => `{"tsn":${r.tsn}${r.opsText}`);
+export function encodeBatch(records: ReadonlyArray<{ tsn: number; opsText: string }>, durable: number): Uint8Array {
+  const texts = records.map((r) => `{"tsn":${r.tsn}${r.opsText},"durable":${durable}`);
   const bytes = texts.reduce((n, t) => n + t.length * 3 + crcSuffixChars + 1, 0);
   const out = new Uint8Array(bytes);
   let at = 0;
@@ -68,22 +75,23 @@ export function encodeBatch(records: ReadonlyArray<{ tsn: number; opsText: strin
 export class BadLine extends Error {}
 
 /** Parses one line (without its newline) of `file` at `offset`; throws BadLine when it is not valid (LOG-1). */
-export function parseLine(bytes: Uint8Array, start: number, end: number): LogRecord {
+export function parseLine(bytes: Uint8Array, start: number, end: number): ReadRecord {
   if (end - start < crcSuffixChars + 8) throw new BadLine("too short");
   const crcAt = end - crcSuffixChars;
   const suffix = String.fromCharCode(...bytes.subarray(crcAt, end));
   const match = /^,"crc":"([0-9a-f]{8})"\}$/.exec(suffix);
   if (match === null) throw new BadLine("no checksum at the end of the line");
   if (crcHex(crc32c(bytes, start, crcAt)) !== match[1]) throw new BadLine("checksum mismatch");
-  let parsed: { tsn?: unknown; ops?: unknown };
+  let parsed: { tsn?: unknown; ops?: unknown; durable?: unknown };
   try {
     parsed = JSON.parse(decoder.decode(bytes.subarray(start, end))) as typeof parsed;
   } catch (err) {
     throw new BadLine(`not JSON: ${(err as Error).message}`);
   }
-  const { tsn, ops } = parsed;
+  const { tsn, ops, durable } = parsed;
   if (typeof tsn !== "number" || !Number.isSafeInteger(tsn) || tsn < 1 || !Array.isArray(ops)) throw new BadLine("not a log record");
-  return { tsn, ops: ops.map(parseOp) };
+  if (typeof durable !== "number" || !Number.isSafeInteger(durable) || durable < 0) throw new BadLine("not a log record (durable)");
+  return { tsn, ops: ops.map(parseOp), durable };
 }
 
 function parseOp(op: unknown): Op {
@@ -105,7 +113,7 @@ function parseOp(op: unknown): Op {
 
 /** One line found in a segment: a record, or why it is not one. */
 export type ScannedLine =
-  | { readonly offset: number; readonly end: number; readonly record: LogRecord }
+  | { readonly offset: number; readonly end: number; readonly record: ReadRecord }
   | { readonly offset: number; readonly end: number; readonly bad: string };
 
 /**
@@ -134,5 +142,5 @@ export function scanLines(bytes: Uint8Array): ScannedLine[] {
 
 export function corruptLog(file: string, offset: number, why: string): TxtDbError {
   return new TxtDbError(ErrorCode.CORRUPT, `the commit log '${file}' is damaged at byte ${offset}: ${why}. ` +
-    "A record before the last one cannot be a torn write, so txtdb will not guess: restore the database from a backup.", { file, offset });
+    "A later record attests that this one was already on stable storage, so it is not a torn write: restore the database from a backup.", { file, offset });
 }
