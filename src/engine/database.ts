@@ -277,10 +277,18 @@ export class Database implements AsyncDisposable {
     return { tsn: this.#store.manifest.checkpointTsn };
   }
 
+  /**
+   * After a batch: past the log threshold, checkpoint — on the next turn of
+   * the event loop, once the batch's transactions have settled and no longer
+   * hold their snapshots (DB-3).
+   */
   #maybeCheckpoint(): void {
     if (this.#log.bytesAppended - this.#logBytesAtCheckpoint < this.#o.checkpointLogBytes) return;
     if (this.#checkpointing !== null || this.#closing !== null) return;
-    void this.#runCheckpoint().catch((err) => (this.#checkpointError = err));
+    void this.#o.sleep(0).then(() => {
+      if (this.#closing !== null) return;
+      return this.#runCheckpoint().catch((err) => (this.#checkpointError = err));
+    });
   }
 
   /** One checkpoint at a time; callers during one share it. */

@@ -93,6 +93,7 @@ export class Transaction {
   readonly #drops = new Set<string>();
   #bytes = 0;
   readonly #reads: Map<string, Set<string>> | null;
+  /** TX-6: ranges scanned; an entry grows while its scan runs. */
   readonly #ranges: Array<{ ns: string; range: EncRange }> | null;
 
   constructor(host: TxHost, snapshotTsn: number, options: { readOnly: boolean; isolation: Isolation }) {
@@ -189,8 +190,13 @@ export class Transaction {
     const own = this.#ownWritesIn(ns, range, reverse);
     const committed = this.#drops.has(ns) ? emptyScan() : this.#host.store.scan(ns, range, this.snapshotTsn, reverse);
     let returned = 0;
-    let last: string | null = null;
-    let ranToEnd = false;
+    let observed: { ns: string; range: EncRange } | null = null;
+    // TX-6: what the caller has seen so far counts as read, even if the scan is never closed.
+    const observe = (r: EncRange): void => {
+      if (this.#ranges === null) return;
+      if (observed === null) this.#ranges.push((observed = { ns, range: r }));
+      else observed.range = r;
+    };
     try {
       let o = 0;
       let next = await committed.next();
@@ -199,7 +205,7 @@ export class Transaction {
         const c = next.done === true ? undefined : next.value;
         const w = own[o];
         if (c === undefined && w === undefined) {
-          ranToEnd = true;
+          observe(range);
           break;
         }
         const takeOwn = w !== undefined && (c === undefined || (reverse ? w.enc >= c[0] : w.enc <= c[0]));
@@ -214,23 +220,13 @@ export class Transaction {
           next = await committed.next();
         }
         if (text === undefined) continue;
-        last = enc;
         returned++;
+        observe(reverse ? { start: enc, end: range.end } : { start: range.start, end: enc + "\0" });
         yield [decodeKey(enc), decodeValue(text)];
         if (returned >= limit) break;
       }
     } finally {
       await committed.return(undefined);
-      this.#recordRange(ns, range, last, ranToEnd, reverse);
-    }
-  }
-
-  /** TX-6: the range the scan observed. */
-  #recordRange(ns: string, range: EncRange, last: string | null, ranToEnd: boolean, reverse: boolean): void {
-    if (this.#ranges === null || this.#state !== "active") return;
-    if (ranToEnd) this.#ranges.push({ ns, range });
-    else if (last !== null) {
-      this.#ranges.push({ ns, range: reverse ? { start: last, end: range.end } : { start: range.start, end: last + "\0" } });
     }
   }
 
@@ -248,19 +244,26 @@ export class Transaction {
   /** Commits (TX-3, TX-5): resolves once the commit is durable. */
   async commit(): Promise<CommitResult> {
     this.#checkActive();
-    this.#end(); // TX-4; and its snapshot no longer holds back checkpoints
+    this.#state = "ended"; // TX-4
     if (this.#writes.size === 0 && this.#drops.size === 0) {
       this.#host.metrics.readOnlyCommits++;
+      this.#host.release(this);
       return { tsn: this.snapshotTsn };
     }
     const t0 = this.#host.now();
     const ops = this.#ops();
-    const tsn = await this.#host.submit({
-      snapshot: this.snapshotTsn, ops, opsText: encodeOps(ops), bytes: this.#bytes,
-      reads: this.#reads, ranges: this.#ranges,
-    });
-    this.#host.metrics.record("commit", (this.#host.now() - t0) * 1000);
-    return { tsn };
+    try {
+      const tsn = await this.#host.submit({
+        snapshot: this.snapshotTsn, ops, opsText: encodeOps(ops), bytes: this.#bytes,
+        reads: this.#reads, ranges: this.#ranges,
+      });
+      this.#host.metrics.record("commit", (this.#host.now() - t0) * 1000);
+      return { tsn };
+    } finally {
+      // Only now: until validated, the snapshot must hold back checkpoints, or
+      // a checkpoint could fold away the versions that prove a conflict (DB-3).
+      this.#host.release(this);
+    }
   }
 
   /** Discards the writes. Always harmless (contract 1). */
