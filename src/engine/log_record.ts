@@ -58,17 +58,18 @@ export function encodeOps(ops: readonly Op[]): string {
 
 /** Encodes the lines of a batch (LOG-1) into one buffer: one write covers the batch. */
 export function encodeBatch(records: ReadonlyArray<{ tsn: number; opsText: string }>, durable: number): Uint8Array {
-  const texts = records.map((r) => `{"tsn":${r.tsn}${r.opsText},"durable":${durable}`);
-  const bytes = texts.reduce((n, t) => n + t.length * 3 + crcSuffixChars + 1, 0);
-  const out = new Uint8Array(bytes);
+  const lines = records.map((r) => {
+    const body = encoder.encode(`{"tsn":${r.tsn}${r.opsText},"durable":${durable}`);
+    return { body, suffix: encoder.encode(`,"crc":"${crcHex(crc32c(body))}"}\n`) };
+  });
+  const out = new Uint8Array(lines.reduce((n, l) => n + l.body.length + l.suffix.length, 0));
   let at = 0;
-  for (const text of texts) {
-    const start = at;
-    at += encoder.encodeInto(text, out.subarray(at)).written;
-    const crc = crcHex(crc32c(out, start, at));
-    at += encoder.encodeInto(`,"crc":"${crc}"}\n`, out.subarray(at)).written;
+  for (const { body, suffix } of lines) {
+    out.set(body, at);
+    out.set(suffix, at + body.length);
+    at += body.length + suffix.length;
   }
-  return out.subarray(0, at);
+  return out;
 }
 
 /** Where a line failed LOG-1, for the caller to decide torn tail or corruption. */
