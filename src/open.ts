@@ -4,8 +4,8 @@
  * opens the database (src/engine/database.ts).
  */
 import { ErrorCode, TxtDbError } from "./errors.ts";
-import { jsonPageFormat } from "./codec/page_format_json.ts";
-import type { PageFormat, PageFormatName } from "./codec/page_format.ts";
+import type { PageFormatName } from "./codec/page_format.ts";
+import { pageFormats } from "./codec/page_formats.ts";
 import type { FileIO } from "./io/file_io.ts";
 import { nativeIO } from "./io/native_io.ts";
 import { cacheBytesDefault, checkpointLogBytesDefault } from "./engine/_defaults.ts";
@@ -35,8 +35,6 @@ export interface DatabaseOptions {
   random?: () => number;
 }
 
-const formats: Partial<Record<PageFormatName, PageFormat>> = { json: jsonPageFormat };
-
 /**
  * Opens the database in `dir`, creating it if needed, and recovers it after a
  * crash (see src/engine/database.ts).
@@ -57,8 +55,7 @@ const formats: Partial<Record<PageFormatName, PageFormat>> = { json: jsonPageFor
 export async function open(dir: string, options: DatabaseOptions = {}): Promise<Database> {
   if (typeof dir !== "string" || dir === "") throw invalid(`the database directory must be a non-empty string, got ${JSON.stringify(dir)}`);
   const formatName = options.format ?? "json";
-  const format = formats[formatName];
-  if (format === undefined) {
+  if (pageFormats[formatName] === undefined) {
     throw invalid(formatName === "yaml" || formatName === "xml"
       ? `the "${formatName}" page format is not available yet in this version; use "json"`
       : `format must be "json", "yaml" or "xml", got ${JSON.stringify(formatName)}`);
@@ -73,7 +70,7 @@ export async function open(dir: string, options: DatabaseOptions = {}): Promise<
   if (!(checkpointLogBytes > 0)) throw invalid(`checkpointLogBytes must be > 0, got ${String(checkpointLogBytes)}`);
   return Database.open(dir, {
     io: options.io ?? nativeIO(),
-    format,
+    format: formatName,
     formatExplicit: options.format !== undefined,
     isolation,
     durability,

@@ -29,7 +29,7 @@ import type { FileIO } from "../io/file_io.ts";
 import { ensureDirDurable } from "../io/durable_dir.ts";
 import { joinPath } from "../io/path.ts";
 import { crc32c, crcHex } from "./_crc32c.ts";
-import { pageBytesMax, tempSuffix } from "./_defaults.ts";
+import { manifestNextFileName, pageBytesMax, tempSuffix } from "./_defaults.ts";
 import { installManifestNext, writeManifestNext, type Manifest, type NamespaceFiles, type PageRef } from "./manifest.ts";
 import { folderFor, pageIndexFor, type Page, type PageStore } from "./pages.ts";
 import type { Store } from "./store.ts";
@@ -83,30 +83,33 @@ export async function checkpoint(io: FileIO, dir: string, store: Store, c: numbe
 
   const manifest: Manifest = { format: old.format, checkpointTsn: c, nextPageId, namespaces };
   const pagesRoot = store.pages.root;
-  // Step 1.
-  for (const folder of newFolders) await ensureDirDurable(io, joinPath(pagesRoot, folder));
-  for (const w of written) {
-    const f = await io.open(joinPath(pagesRoot, w.dir, w.ref.file + tempSuffix), { create: true });
-    try {
-      await f.truncate(0);
-      await f.write(0, w.text);
-      await f.datasync();
-    } finally {
-      await f.close();
-    }
-  }
   const touched = [...new Set(written.map((w) => w.dir))];
-  for (const folder of touched) await io.syncDir(joinPath(pagesRoot, folder));
-  // Step 2.
-  await writeManifestNext(io, dir, manifest);
-  // Step 3.
-  for (const w of written) {
-    const path = joinPath(pagesRoot, w.dir, w.ref.file);
-    await io.rename(path + tempSuffix, path);
+  try {
+    // Step 1.
+    for (const folder of newFolders) await ensureDirDurable(io, joinPath(pagesRoot, folder));
+    for (const w of written) await writeFresh(io, joinPath(pagesRoot, w.dir, w.ref.file + tempSuffix), w.text);
+    for (const folder of touched) await io.syncDir(joinPath(pagesRoot, folder));
+    // Step 2.
+    await io.unlink(joinPath(dir, manifestNextFileName)).catch(() => {});
+    await writeManifestNext(io, dir, manifest);
+  } catch (err) {
+    // CP-3: the intent never became durable; leave nothing for a later checkpoint to trip on.
+    await io.unlink(joinPath(dir, manifestNextFileName)).catch(() => {});
+    for (const w of written) await io.unlink(joinPath(pagesRoot, w.dir, w.ref.file + tempSuffix)).catch(() => {});
+    throw err;
   }
-  for (const folder of touched) await io.syncDir(joinPath(pagesRoot, folder));
-  // Step 4.
-  await installManifestNext(io, dir);
+  try {
+    // Step 3.
+    for (const w of written) {
+      const path = joinPath(pagesRoot, w.dir, w.ref.file);
+      await io.rename(path + tempSuffix, path);
+    }
+    for (const folder of touched) await io.syncDir(joinPath(pagesRoot, folder));
+    // Step 4.
+    await installManifestNext(io, dir);
+  } catch (err) {
+    throw new CheckpointIncomplete(err);
+  }
   // Step 5 (CP-1: the swap is synchronous).
   store.manifest = manifest;
   store.pages.retain(manifest);
@@ -115,6 +118,28 @@ export async function checkpoint(io: FileIO, dir: string, store: Store, c: numbe
   for (const [ns, nsv] of store.versions) if (nsv.size === 0 && nsv.lastWriteTsn <= c) store.versions.delete(ns);
   await removeFiles(io, removed, old, manifest, pagesRoot);
   return { tsn: c, pagesWritten: written.length, pagesRemoved: removed.length };
+}
+
+/**
+ * A checkpoint failed after its intent (manifest.next) was durable: the page
+ * files no longer match the in-memory manifest. Open completes it (CP-3).
+ */
+export class CheckpointIncomplete extends Error {
+  constructor(cause: unknown) {
+    super(`checkpoint incomplete: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+}
+
+/** Writes a file from scratch (never reusing one a failed attempt left) and makes its bytes durable. */
+async function writeFresh(io: FileIO, path: string, bytes: Uint8Array): Promise<void> {
+  await io.unlink(path).catch(() => {});
+  const f = await io.open(path, { create: true, exclusive: true });
+  try {
+    await f.write(0, bytes);
+    await f.datasync();
+  } finally {
+    await f.close();
+  }
 }
 
 /** Removes replaced pages, and the folders of namespaces that are gone. */
@@ -215,13 +240,14 @@ function buildPages(
 ): WrittenPage[] {
   const chunks: Entry[][] = [];
   let chunk: Entry[] = [];
-  let bytes = 0;
+  const headerBytes = utf8Bytes(JSON.stringify(ns)) + 64; // the page format's wrapping, generously
+  let bytes = headerBytes;
   for (const e of entries) {
-    const size = e.valueText.length + 64;
+    const size = utf8Bytes(JSON.stringify(e.key)) + utf8Bytes(e.valueText) + 4; // "[", ",", "],\n"
     if (chunk.length > 0 && bytes + size > pageBytesMax) {
       chunks.push(chunk);
       chunk = [];
-      bytes = 0;
+      bytes = headerBytes;
     }
     chunk.push(e);
     bytes += size;
@@ -240,4 +266,14 @@ function buildPages(
     const page: Page = { keys: entries.map((e) => e.enc), keyJson: entries.map((e) => e.key), values: entries.map((e) => e.valueText), bytes: text.length * 2 + entries.length * 64 };
     return { dir, ref, page, text };
   });
+}
+
+/** UTF-8 length of a string without encoding it. */
+function utf8Bytes(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) n += c < 0x800 || (c >= 0xd800 && c < 0xe000) ? 1 : 2;
+  }
+  return n;
 }

@@ -20,10 +20,16 @@
  *         a byte of the lock file for the handle's life, so a second handle
  *         (in any process) gets TXTDB_LOCKED instead of a silent lost update.
  *         Several processes committing to one database is issue 4.
+ * - DB-5  A checkpoint that fails after its manifest.next is durable leaves
+ *         page files that the in-memory manifest no longer describes: the
+ *         handle then refuses every operation with TXTDB_IO until reopened
+ *         (open completes the checkpoint). A failure before that point leaves
+ *         no trace and is retried by the next checkpoint.
  */
 import { ConflictError, ErrorCode, TxtDbError } from "../errors.ts";
 import type { Key } from "../codec/key.ts";
-import type { PageFormat } from "../codec/page_format.ts";
+import type { PageFormat, PageFormatName } from "../codec/page_format.ts";
+import { pageFormats } from "../codec/page_formats.ts";
 import type { FileHandle, FileIO, DirectoryClaim } from "../io/file_io.ts";
 import { ensureDirDurable } from "../io/durable_dir.ts";
 import { joinPath } from "../io/path.ts";
@@ -31,7 +37,7 @@ import {
   checkpointLogBytesDefault, lockFileName, lockSoleOwnerOffset, lockWriterOffset, manifestFileName, manifestNextFileName, pagesDirName, retryBackoffFirstMs,
   retryBackoffMaxMs, tempSuffix, transactionRetriesDefault,
 } from "./_defaults.ts";
-import { checkpoint } from "./checkpoint.ts";
+import { checkpoint, CheckpointIncomplete } from "./checkpoint.ts";
 import { GroupCommit } from "./group_commit.ts";
 import { CommitLog } from "./log.ts";
 import { scanLines } from "./log_record.ts";
@@ -44,7 +50,8 @@ import { Transaction, type CommitResult, type Isolation, type PendingCommit, typ
 
 export interface EngineOptions {
   readonly io: FileIO;
-  readonly format: PageFormat;
+  /** The format of a new database; an existing one keeps its own unless this was explicit. */
+  readonly format: PageFormatName;
   /** Whether the caller asked for the format (a mismatch is then TXTDB_FORMAT) or took the default. */
   readonly formatExplicit: boolean;
   readonly isolation: Isolation;
@@ -87,8 +94,15 @@ export class Database implements AsyncDisposable {
   /** DB-3: snapshots of open transactions. */
   readonly #live = new Map<Transaction, number>();
   readonly #host: TxHost;
+  /** DB-2: "closing" lets begun work finish; "closed" refuses everything. */
+  #state: "open" | "closing" | "closed" = "open";
   #closing: Promise<void> | null = null;
-  #checkpointing: Promise<void> | null = null;
+  /** DB-2: operations close() waits for (shortcuts and commits in progress). */
+  readonly #tracked = new Set<Promise<unknown>>();
+  /** DB-5: set when a checkpoint failed after its intent was durable. */
+  #fatal: TxtDbError | null = null;
+  #checkpointRunning = false;
+  #checkpointing: Promise<void> = Promise.resolve();
   #logBytesAtCheckpoint = 0;
   #checkpointError: unknown = null;
 
@@ -108,8 +122,9 @@ export class Database implements AsyncDisposable {
       store: this.#store,
       metrics: this.#metrics,
       now: o.now,
-      submit: (c: PendingCommit) => this.#commits.submit(c),
+      submit: (c: PendingCommit) => this.#track(this.#submit(c)),
       release: (tx: Transaction) => void this.#live.delete(tx),
+      check: () => this.#checkUsable(this.#state === "closed"),
     };
   }
 
@@ -129,7 +144,7 @@ export class Database implements AsyncDisposable {
       try {
         const metrics = new Metrics();
         const manifest = await recoverManifest(io, dir, o);
-        const pages = new PageStore(io, dir, o.format, o.cacheBytes);
+        const pages = new PageStore(io, dir, formatOf(manifest, dir), o.cacheBytes);
         await removeTempFiles(io, pages.root);
         const store = new Store(manifest, pages);
         const log = new CommitLog(io, dir);
@@ -156,7 +171,7 @@ export class Database implements AsyncDisposable {
 
   /** Begins a transaction on the newest committed state (DB-1). */
   async begin(options: BeginOptions = {}): Promise<Transaction> {
-    this.#checkOpen();
+    this.#checkUsable(this.#state !== "open");
     const snapshot = this.#store.lastTsn;
     const tx = new Transaction(this.#host, snapshot, {
       readOnly: options.readOnly === true,
@@ -171,7 +186,11 @@ export class Database implements AsyncDisposable {
    * ConflictError (at most `retries` more times, with jittered backoff), and
    * on nothing else (contract 8). Resolves with `fn`'s result.
    */
-  async transaction<T>(fn: (tx: Transaction) => Promise<T> | T, options: TransactionOptions = {}): Promise<T> {
+  transaction<T>(fn: (tx: Transaction) => Promise<T> | T, options: TransactionOptions = {}): Promise<T> {
+    return this.#track(this.#transaction(fn, options));
+  }
+
+  async #transaction<T>(fn: (tx: Transaction) => Promise<T> | T, options: TransactionOptions): Promise<T> {
     const retries = options.retries ?? transactionRetriesDefault;
     if (!(Number.isInteger(retries) && retries >= 0)) {
       throw new TxtDbError(ErrorCode.INVALID_ARGUMENT, `retries must be an integer ≥ 0, got ${String(options.retries)}`);
@@ -202,7 +221,11 @@ export class Database implements AsyncDisposable {
     }
   }
 
-  async put(ns: string, key: Key, value: unknown): Promise<CommitResult> {
+  put(ns: string, key: Key, value: unknown): Promise<CommitResult> {
+    return this.#track(this.#put(ns, key, value));
+  }
+
+  async #put(ns: string, key: Key, value: unknown): Promise<CommitResult> {
     const tx = await this.begin();
     try {
       await tx.put(ns, key, value);
@@ -213,7 +236,11 @@ export class Database implements AsyncDisposable {
     return tx.commit();
   }
 
-  async delete(ns: string, key: Key): Promise<CommitResult> {
+  delete(ns: string, key: Key): Promise<CommitResult> {
+    return this.#track(this.#delete(ns, key));
+  }
+
+  async #delete(ns: string, key: Key): Promise<CommitResult> {
     const tx = await this.begin();
     try {
       await tx.delete(ns, key);
@@ -272,7 +299,7 @@ export class Database implements AsyncDisposable {
 
   /** Folds the log into the page files now (see checkpoint.ts); resolves when done. */
   async checkpoint(): Promise<{ tsn: number }> {
-    this.#checkOpen();
+    this.#checkUsable(this.#state !== "open");
     await this.#runCheckpoint();
     return { tsn: this.#store.manifest.checkpointTsn };
   }
@@ -284,34 +311,50 @@ export class Database implements AsyncDisposable {
    */
   #maybeCheckpoint(): void {
     if (this.#log.bytesAppended - this.#logBytesAtCheckpoint < this.#o.checkpointLogBytes) return;
-    if (this.#checkpointing !== null || this.#closing !== null) return;
+    if (this.#checkpointRunning || this.#state !== "open") return;
     void this.#o.sleep(0).then(() => {
-      if (this.#closing !== null) return;
+      if (this.#state !== "open") return;
       return this.#runCheckpoint().catch((err) => (this.#checkpointError = err));
     });
   }
 
   /** One checkpoint at a time; callers during one share it. */
   #runCheckpoint(): Promise<void> {
-    if (this.#checkpointing !== null) return this.#checkpointing;
-    const running: Promise<void> = this.#checkpointOnce().finally(() => {
-      if (this.#checkpointing === running) this.#checkpointing = null;
-    });
-    this.#checkpointing = running;
-    return running;
+    if (!this.#checkpointRunning) {
+      this.#checkpointRunning = true;
+      this.#checkpointing = this.#checkpointOnce();
+    }
+    return this.#checkpointing;
   }
 
   async #checkpointOnce(): Promise<void> {
-    const c = Math.min(this.#store.lastTsn, ...this.#live.values()); // DB-3
-    if (c <= this.#store.manifest.checkpointTsn) return;
-    const t0 = this.#o.now();
-    this.#logBytesAtCheckpoint = this.#log.bytesAppended;
-    await checkpoint(this.#o.io, this.dir, this.#store, c);
-    this.#log.requestRotation();
-    await this.#log.removeThrough(c);
-    this.#metrics.checkpoints++;
-    this.#metrics.record("checkpoint", (this.#o.now() - t0) * 1000);
-    this.#checkpointError = null;
+    try {
+      const c = Math.min(this.#store.lastTsn, ...this.#live.values()); // DB-3
+      if (c <= this.#store.manifest.checkpointTsn) return;
+      const t0 = this.#o.now();
+      this.#logBytesAtCheckpoint = this.#log.bytesAppended;
+      try {
+        await checkpoint(this.#o.io, this.dir, this.#store, c);
+      } catch (err) {
+        if (!(err instanceof CheckpointIncomplete)) throw err;
+        throw this.#failFatally(err);
+      }
+      this.#log.requestRotation();
+      await this.#log.removeThrough(c);
+      this.#metrics.checkpoints++;
+      this.#metrics.record("checkpoint", (this.#o.now() - t0) * 1000);
+      this.#checkpointError = null;
+    } finally {
+      this.#checkpointRunning = false; // in the same turn the work ends: a later call starts a new one
+    }
+  }
+
+  /** DB-5. */
+  #failFatally(err: CheckpointIncomplete): TxtDbError {
+    this.#fatal ??= new TxtDbError(ErrorCode.IO, `a checkpoint failed after its intent was made durable (${String((err.cause as Error)?.message ?? err.message)}): ` +
+      "this handle serves nothing more. Close and reopen the database: open completes the checkpoint.", { cause: err.cause });
+    this.#commits.stop(this.#fatal);
+    return this.#fatal;
   }
 
   /** Counters, latency percentiles per operation (µs), and cache figures. */
@@ -323,6 +366,7 @@ export class Database implements AsyncDisposable {
       commits: m.commits,
       readOnlyCommits: m.readOnlyCommits,
       batches: m.batches,
+      fsyncs: m.datasyncs,
       datasyncs: m.datasyncs,
       datasyncsPerCommit: m.commits === 0 ? 0 : m.datasyncs / m.commits,
       conflicts: m.conflicts,
@@ -343,7 +387,7 @@ export class Database implements AsyncDisposable {
 
   /** Full integrity check: every page against the manifest, every log record, key order. */
   async check(): Promise<CheckResult> {
-    this.#checkOpen();
+    this.#checkUsable(this.#state !== "open");
     const problems: string[] = [];
     const manifest = this.#store.manifest;
     for (const [ns, files] of manifest.namespaces) {
@@ -373,15 +417,17 @@ export class Database implements AsyncDisposable {
   /** DB-2. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#state = "closing";
+      while (this.#tracked.size > 0) await Promise.allSettled([...this.#tracked]);
+      this.#state = "closed"; // transactions still open now fail with TXTDB_CLOSED
       await this.#commits.drain();
-      await this.#checkpointing?.catch(() => {});
-      if (this.#commits.failure === null) {
-        this.#live.clear();
+      await this.#checkpointing.catch(() => {});
+      this.#live.clear();
+      if (this.#commits.failure === null && this.#fatal === null) {
         await this.#runCheckpoint().catch((err) => (this.#checkpointError = err));
-      }
-      if (this.#commits.failure === null && this.#store.lastTsn === this.#store.manifest.checkpointTsn) {
-        await this.#lockFile.lock(lockWriterOffset, 1, "exclusive");
-        await this.#log.retire().catch(() => {}); // SEG-3; a failure leaves a log that replays to the same state
+        if (this.#store.lastTsn === this.#store.manifest.checkpointTsn) {
+          await this.#log.retire().catch(() => {}); // SEG-3; a failure leaves a log that replays to the same state
+        }
       }
       await this.#log.close();
       await this.#lockFile.close();
@@ -394,8 +440,22 @@ export class Database implements AsyncDisposable {
     await this.close();
   }
 
-  #checkOpen(): void {
-    if (this.#closing !== null) throw new TxtDbError(ErrorCode.CLOSED, `the database '${this.dir}' is closed; open it again`);
+  #track<T>(p: Promise<T>): Promise<T> {
+    this.#tracked.add(p);
+    const untrack = (): void => void this.#tracked.delete(p);
+    p.then(untrack, untrack);
+    return p;
+  }
+
+  #submit(c: PendingCommit): Promise<number> {
+    this.#checkUsable(this.#state === "closed");
+    return this.#commits.submit(c);
+  }
+
+  /** Throws TXTDB_CLOSED when `closed`, or the fatal error (DB-5). */
+  #checkUsable(closed: boolean): void {
+    if (this.#fatal !== null) throw this.#fatal;
+    if (closed) throw new TxtDbError(ErrorCode.CLOSED, `the database '${this.dir}' is closed; open it again`);
   }
 }
 
@@ -411,6 +471,8 @@ export interface DatabaseStats {
   commits: number;
   readOnlyCommits: number;
   batches: number;
+  /** Log syncs that made commits durable (fdatasync on Linux): the contract's name for `datasyncs`. */
+  fsyncs: number;
   datasyncs: number;
   datasyncsPerCommit: number;
   conflicts: number;
@@ -449,17 +511,25 @@ async function recoverManifest(io: FileIO, dir: string, o: EngineOptions): Promi
   }
   let manifest = await readManifest(io, dir);
   if (manifest === undefined) {
-    manifest = emptyManifest(o.format.name);
+    manifest = emptyManifest(o.format);
     await writeManifestNext(io, dir, manifest);
     await installManifestNext(io, dir);
   }
-  if (manifest.format !== o.format.name) {
-    if (o.formatExplicit) {
-      throw new TxtDbError(ErrorCode.FORMAT, `the database in '${dir}' stores "${manifest.format}" pages, not "${o.format.name}": ` +
-        `open it with { format: "${manifest.format}" } (the format is fixed when a database is created).`, { file: joinPath(dir, manifestFileName) });
-    }
+  if (manifest.format !== o.format && o.formatExplicit) {
+    throw new TxtDbError(ErrorCode.FORMAT, `the database in '${dir}' stores "${manifest.format}" pages, not "${o.format}": ` +
+      `open it with { format: "${manifest.format}" } or without a format (the format is fixed when a database is created).`, { file: joinPath(dir, manifestFileName) });
   }
   return manifest;
+}
+
+/** The page format a manifest names (contract 17): one this version cannot read is TXTDB_FORMAT. */
+function formatOf(manifest: Manifest, dir: string): PageFormat {
+  const format = pageFormats[manifest.format];
+  if (format === undefined) {
+    throw new TxtDbError(ErrorCode.FORMAT, `the database in '${dir}' stores "${manifest.format}" pages, which this version of txtdb cannot read yet.`,
+      { file: joinPath(dir, manifestFileName) });
+  }
+  return format;
 }
 
 /** CP-3: redo steps 3 and 4 of a checkpoint whose manifest.next is durable. */

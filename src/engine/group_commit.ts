@@ -61,7 +61,9 @@ export class GroupCommit {
   #queue: Queued[] = [];
   /** Waiters for room in the queue (GC-4). */
   #roomWaiters: Array<() => void> = [];
-  #flushing: Promise<void> | null = null;
+  /** Whether a flush loop runs; cleared in the very turn the loop finds the queue empty. */
+  #running = false;
+  #flushing: Promise<void> = Promise.resolve();
   /** GC-5: set once, never cleared. */
   #failure: TxtDbError | null = null;
 
@@ -73,32 +75,41 @@ export class GroupCommit {
     return this.#failure;
   }
 
+  /** Fail-stop from outside (DB-5): queued and later commits reject with `err`. */
+  stop(err: TxtDbError): void {
+    this.#failure ??= err;
+    for (const q of this.#queue.splice(0)) q.reject(err);
+  }
+
   async submit(commit: PendingCommit): Promise<number> {
     while (this.#queue.length >= queueCommitsMax) await new Promise<void>((r) => this.#roomWaiters.push(r));
     if (this.#failure !== null) throw this.#stoppedError();
     const tsn = new Promise<number>((resolve, reject) => this.#queue.push({ commit, resolve, reject }));
-    if (this.#flushing === null) {
-      const flushing: Promise<void> = this.#flushLoop().finally(() => {
-        if (this.#flushing === flushing) this.#flushing = null;
-      });
-      this.#flushing = flushing;
+    if (!this.#running) {
+      this.#running = true;
+      this.#flushing = this.#flushLoop();
     }
     return tsn;
   }
 
   /** Resolves when every queued commit has been flushed (for close()). */
   async drain(): Promise<void> {
-    while (this.#flushing !== null) await this.#flushing;
+    while (this.#running) await this.#flushing;
   }
 
   async #flushLoop(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const batch = this.#takeBatch();
-      try {
-        await this.#flushBatch(batch);
-      } catch (err) {
-        for (const q of batch) q.reject(err as Error); // settled ones ignore it
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#takeBatch();
+        try {
+          await this.#flushBatch(batch);
+        } catch (err) {
+          for (const q of batch) q.reject(err as Error); // settled ones ignore it
+        }
       }
+    } finally {
+      // In the same turn as the emptiness check: a submit() after it starts a new loop.
+      this.#running = false;
     }
   }
 
@@ -141,6 +152,9 @@ export class GroupCommit {
       } catch (err) {
         this.#failure = new TxtDbError(ErrorCode.IO, `a commit could not be made durable (${(err as Error).message}); ` +
           "the database accepts no more writes until it is reopened, and these commits may or may not have been written", { cause: err });
+        // GC-5: cut the unacknowledged records out of the file, so not even a
+        // reopen in this process (reading the page cache) can serve them.
+        await log.discardLastAppend().catch(() => {});
         for (const { q } of accepted) q.reject(this.#failure);
         for (const q of this.#queue.splice(0)) q.reject(this.#stoppedError());
         accepted = [];

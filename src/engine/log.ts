@@ -25,7 +25,7 @@ import type { FileHandle, FileIO } from "../io/file_io.ts";
 import { ensureDirDurable } from "../io/durable_dir.ts";
 import { joinPath } from "../io/path.ts";
 import { logDirName, segmentBytesMax } from "./_defaults.ts";
-import { corruptLog, encodeBatch, scanLines, type LogRecord } from "./log_record.ts";
+import { BadLine, corruptLog, encodeBatch, parseLine, scanLines, type LogRecord } from "./log_record.ts";
 
 interface Segment {
   readonly firstTsn: number;
@@ -55,6 +55,8 @@ export class CommitLog {
   #activeEnd = 0;
   /** Bytes of the active segment covered by a completed datasync (SEG-2: what new lines attest). */
   #activeDurable = 0;
+  /** Where the last batch was appended (GC-5: cut back to here if it fails). */
+  #lastAppendAt = 0;
   #rotateRequested = false;
   /** Log bytes appended since the log was opened, for checkpoint scheduling. */
   bytesAppended = 0;
@@ -95,6 +97,9 @@ export class CommitLog {
         }
         if ("bad" in line) {
           tornTail = { path: segment.path, offset: line.offset, why: line.bad };
+          // A flipped newline can merge the bad line with the next ones: look
+          // for a valid record anywhere after it, not only at line starts.
+          if (attestedAfter(bytes, line.offset)) throw corruptLog(segment.path, line.offset, line.bad);
           continue;
         }
         const { record } = line;
@@ -146,6 +151,7 @@ export class CommitLog {
     }
     const bytes = encodeBatch(records, this.#activeDurable);
     const active = this.#active!;
+    this.#lastAppendAt = this.#activeEnd;
     await active.write(this.#activeEnd, bytes);
     this.#activeEnd += bytes.length;
     this.bytesAppended += bytes.length;
@@ -157,6 +163,17 @@ export class CommitLog {
     const end = this.#activeEnd;
     await this.#active.datasync();
     this.#activeDurable = end;
+  }
+
+  /**
+   * After a failed append or datasync (GC-5): cuts the last batch out of the
+   * active segment (everything before it was acknowledged: durable under
+   * "sync", written under "relaxed"). The caller holds the writer lock.
+   */
+  async discardLastAppend(): Promise<void> {
+    if (this.#active === null) return;
+    await this.#active.truncate(this.#lastAppendAt);
+    this.#activeEnd = this.#lastAppendAt;
   }
 
   async #startSegment(firstTsn: number): Promise<void> {
@@ -214,4 +231,21 @@ export class CommitLog {
     await this.#active?.close();
     this.#active = null;
   }
+}
+
+const recordStart = new TextEncoder().encode('{"tsn":');
+
+/** SEG-2: whether a valid record after `offset` in the segment attests that `offset` was durable. */
+function attestedAfter(bytes: Uint8Array, offset: number): boolean {
+  for (let pos = bytes.indexOf(recordStart[0]!, offset + 1); pos >= 0; pos = bytes.indexOf(recordStart[0]!, pos + 1)) {
+    if (!recordStart.every((b, i) => bytes[pos + i] === b)) continue;
+    const nl = bytes.indexOf(0x0a, pos);
+    if (nl < 0) return false;
+    try {
+      if (parseLine(bytes, pos, nl).durable > offset) return true;
+    } catch (err) {
+      if (!(err instanceof BadLine)) throw err;
+    }
+  }
+  return false;
 }

@@ -70,6 +70,8 @@ export interface TxHost {
   submit(commit: PendingCommit): Promise<number>;
   /** The transaction ended: its snapshot no longer holds back checkpoints. */
   release(tx: Transaction): void;
+  /** Throws TXTDB_CLOSED once the database is closed (DB-2), or its fatal error (DB-5). */
+  check(): void;
 }
 
 interface Write {
@@ -297,6 +299,7 @@ export class Transaction {
   }
 
   #checkActive(): void {
+    this.#host.check();
     if (this.#state !== "active") {
       throw new TxtDbError(ErrorCode.TX_CLOSED, `the transaction (snapshot ${this.snapshotTsn}) has ended with commit() or rollback(); begin a new one`);
     }

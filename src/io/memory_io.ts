@@ -116,6 +116,8 @@ class MemFile {
 
   truncate(size: number): void {
     if (size < this.durableSize) this.#detachDurable();
+    // Pages cut off are gone from the cache too, lost or not (MEM-5 applies to what remains).
+    this.lost = this.lost.filter((l) => l.start < size).map((l) => ({ start: l.start, old: l.old.subarray(0, size - l.start) }));
     this.#reserve(size);
     if (size < this.size) this.data.fill(0, size, this.size);
     this.size = size;

@@ -1,0 +1,772 @@
+/**
+ * Crash and recovery tests (DESIGN.md "Recovery policy", contract 4, 11, 12;
+ * SEG-1…SEG-3, CP-3, GC-5). Random workloads run on memoryIO() behind a
+ * FileIO wrapper that takes a crash image before and after every datasync
+ * and syncDir; every image must reopen to exactly the state after some TSN
+ * L at least as new as every acknowledged commit. Property tests print their
+ * seed; replay one with TXTDB_SEED=<n>.
+ */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import process from "node:process";
+import fc from "fast-check";
+import {
+  joinPath, memoryIO, nativeIO, open, TxtDbError, type CrashOptions, type Database, type FileHandle, type FileIO, type FileStat, type Key,
+  type LockMode, type LockOptions, type LockScope, type MemoryIO, type OpenOptions,
+} from "../src/mod.ts";
+
+const seed = process.env["TXTDB_SEED"] !== undefined ? Number(process.env["TXTDB_SEED"]) : Date.now() % 0x7fffffff;
+console.log(`recovery: seed=${seed} (replay: TXTDB_SEED=${seed})`);
+
+// ---------------------------------------------------------------------------
+// A FileIO that reports every sync point
+
+interface SyncPoint {
+  op: "datasync" | "syncDir";
+  path: string;
+  phase: "before" | "after";
+}
+
+class HookHandle implements FileHandle {
+  readonly path: string;
+  readonly #h: FileHandle;
+  readonly #onSync: (p: SyncPoint) => void;
+  constructor(h: FileHandle, onSync: (p: SyncPoint) => void) {
+    this.#h = h;
+    this.path = h.path;
+    this.#onSync = onSync;
+  }
+  read(position: number, length: number): Promise<Uint8Array> {
+    return this.#h.read(position, length);
+  }
+  readAll(): Promise<Uint8Array> {
+    return this.#h.readAll();
+  }
+  write(position: number, data: Uint8Array): Promise<void> {
+    return this.#h.write(position, data);
+  }
+  append(data: Uint8Array): Promise<number> {
+    return this.#h.append(data);
+  }
+  truncate(size: number): Promise<void> {
+    return this.#h.truncate(size);
+  }
+  size(): Promise<number> {
+    return this.#h.size();
+  }
+  async datasync(): Promise<void> {
+    this.#onSync({ op: "datasync", path: this.path, phase: "before" });
+    await this.#h.datasync();
+    this.#onSync({ op: "datasync", path: this.path, phase: "after" });
+  }
+  tryLock(start: number, length: number, mode: LockMode): boolean {
+    return this.#h.tryLock(start, length, mode);
+  }
+  lock(start: number, length: number, mode: LockMode, options?: LockOptions): Promise<void> {
+    return this.#h.lock(start, length, mode, options);
+  }
+  unlock(start: number, length: number): void {
+    this.#h.unlock(start, length);
+  }
+  testLock(start: number, length: number, mode: LockMode): LockMode | null {
+    return this.#h.testLock(start, length, mode);
+  }
+  close(): Promise<void> {
+    return this.#h.close();
+  }
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+class HookIO implements FileIO {
+  readonly name = "hook";
+  readonly lockScope: LockScope;
+  readonly #io: FileIO;
+  readonly #onSync: (p: SyncPoint) => void;
+  constructor(io: FileIO, onSync: (p: SyncPoint) => void) {
+    this.#io = io;
+    this.lockScope = io.lockScope;
+    this.#onSync = onSync;
+  }
+  async open(p: string, options?: OpenOptions): Promise<FileHandle> {
+    return new HookHandle(await this.#io.open(p, options), this.#onSync);
+  }
+  readFile(p: string): Promise<Uint8Array> {
+    return this.#io.readFile(p);
+  }
+  rename(from: string, to: string): Promise<void> {
+    return this.#io.rename(from, to);
+  }
+  unlink(p: string): Promise<void> {
+    return this.#io.unlink(p);
+  }
+  mkdir(p: string): Promise<void> {
+    return this.#io.mkdir(p);
+  }
+  rmdir(p: string): Promise<void> {
+    return this.#io.rmdir(p);
+  }
+  readdir(p: string): Promise<string[]> {
+    return this.#io.readdir(p);
+  }
+  stat(p: string): Promise<FileStat | undefined> {
+    return this.#io.stat(p);
+  }
+  async syncDir(p: string): Promise<void> {
+    this.#onSync({ op: "syncDir", path: p, phase: "before" });
+    await this.#io.syncDir(p);
+    this.#onSync({ op: "syncDir", path: p, phase: "after" });
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+async function codeOf(fn: () => unknown): Promise<string> {
+  try {
+    await fn();
+  } catch (err) {
+    if (err instanceof TxtDbError) return err.code;
+    throw err;
+  }
+  return "resolved";
+}
+
+async function errorOf(fn: () => unknown): Promise<TxtDbError> {
+  try {
+    await fn();
+  } catch (err) {
+    if (err instanceof TxtDbError) return err;
+    throw err;
+  }
+  assert.fail("expected a rejection");
+}
+
+/** Whether `code` appears in the cause chain of `err`. */
+function causedBy(err: unknown, code: string): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, n = 0; e !== undefined && e !== null && n < 10; e = e.cause as typeof e, n++) {
+    if (e.code === code) return true;
+  }
+  return false;
+}
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+const keyId = (k: Key): string => JSON.stringify(k);
+
+/** Runs a step; a failure names the step. */
+async function stage<T>(label: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new assert.AssertionError({ message: `${label}: ${err instanceof Error ? err.message : String(err)}` });
+  }
+}
+
+type Snapshot = Array<[string, Array<[string, unknown]>]>;
+
+/** The whole database as sorted plain data. */
+async function dump(db: Database): Promise<Snapshot> {
+  const tx = await db.begin({ readOnly: true });
+  try {
+    const out: Snapshot = [];
+    for (const ns of await db.namespaces()) {
+      const rows = (await collect(tx.scan(ns))).map(([k, v]): [string, unknown] => [keyId(k), v]);
+      out.push([ns, rows.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
+    }
+    return out.sort(([a], [b]) => (a < b ? -1 : 1));
+  } finally {
+    await tx.rollback();
+  }
+}
+
+type ModelOp = { kind: "put"; ns: string; key: Key; value: unknown } | { kind: "del"; ns: string; key: Key } | { kind: "drop"; ns: string };
+
+class Model {
+  /** TSN → the ops of that commit, in the order they apply. */
+  readonly commits = new Map<number, ModelOp[]>();
+
+  stateAt(l: number): Snapshot {
+    const state = new Map<string, Map<string, unknown>>();
+    for (let tsn = 1; tsn <= l; tsn++) {
+      const ops = this.commits.get(tsn);
+      assert.ok(ops !== undefined, `the model has no commit with TSN ${tsn}`);
+      for (const op of ops) {
+        if (op.kind === "drop") state.delete(op.ns);
+        else {
+          let rows = state.get(op.ns);
+          if (rows === undefined) state.set(op.ns, (rows = new Map()));
+          if (op.kind === "put") rows.set(keyId(op.key), op.value);
+          else rows.delete(keyId(op.key));
+        }
+      }
+    }
+    const out: Snapshot = [];
+    for (const [ns, rows] of state) {
+      if (rows.size > 0) out.push([ns, [...rows].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
+    }
+    return out.sort(([a], [b]) => (a < b ? -1 : 1));
+  }
+
+  get lastTsn(): number {
+    return this.commits.size;
+  }
+}
+
+const dir = "/db";
+
+// ---------------------------------------------------------------------------
+// Random workloads
+
+const namespaces = ["a", "b", "c"];
+type WOp =
+  | { kind: "put"; ns: number; k: number; v: number; big: boolean }
+  | { kind: "del"; ns: number; k: number }
+  | { kind: "multi"; writes: Array<{ ns: number; k: number; v: number | null }> }
+  | { kind: "rmw" }
+  | { kind: "drop"; ns: number; recreate: number[] };
+interface Round {
+  ops: WOp[];
+  checkpoint: "none" | "await" | "concurrent";
+}
+
+const keyOf = (k: number): Key => (k % 3 === 0 ? k : k % 3 === 1 ? `k${k}` : ["c", k]);
+const valueOf = (v: number, big: boolean): unknown => ({ v, at: new Date(v * 1000), n: BigInt(v), pad: big ? "p".repeat(700) : "" });
+
+const wopArb: fc.Arbitrary<WOp> = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant("put" as const), ns: fc.nat(2), k: fc.nat(9), v: fc.nat(999), big: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("del" as const), ns: fc.nat(2), k: fc.nat(9) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("multi" as const),
+      writes: fc.array(fc.record({ ns: fc.nat(2), k: fc.nat(9), v: fc.option(fc.nat(999), { nil: null }) }), { minLength: 1, maxLength: 5 }),
+    }),
+  },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("rmw" as const) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("drop" as const), ns: fc.nat(2), recreate: fc.array(fc.nat(9), { maxLength: 2 }) }) },
+);
+const roundsArb: fc.Arbitrary<Round[]> = fc.array(
+  fc.record({ ops: fc.array(wopArb, { minLength: 1, maxLength: 6 }), checkpoint: fc.constantFrom("none" as const, "none" as const, "await" as const, "concurrent" as const) }),
+  { minLength: 1, maxLength: 7 },
+);
+
+interface Image {
+  io: MemoryIO;
+  /** The newest TSN whose commit() had resolved when the image was taken. */
+  acked: number;
+  label: string;
+}
+
+/** Runs one transaction of the workload; resolves with its TSN and ops, or null when it was rejected. */
+async function runOp(db: Database, op: WOp): Promise<{ tsn: number; ops: ModelOp[] } | null> {
+  const tx = await db.begin();
+  const ops: ModelOp[] = [];
+  const put = async (ns: string, key: Key, value: unknown): Promise<void> => {
+    await tx.put(ns, key, value);
+    ops.push({ kind: "put", ns, key, value });
+  };
+  const del = async (ns: string, key: Key): Promise<void> => {
+    await tx.delete(ns, key);
+    ops.push({ kind: "del", ns, key });
+  };
+  switch (op.kind) {
+    case "put":
+      await put(namespaces[op.ns]!, keyOf(op.k), valueOf(op.v, op.big));
+      break;
+    case "del":
+      await del(namespaces[op.ns]!, keyOf(op.k));
+      break;
+    case "multi":
+      for (const w of op.writes) {
+        if (w.v === null) await del(namespaces[w.ns]!, keyOf(w.k));
+        else await put(namespaces[w.ns]!, keyOf(w.k), valueOf(w.v, false));
+      }
+      break;
+    case "rmw": {
+      const n = ((await tx.get("a", "counter")) as { v: number } | undefined)?.v ?? 0;
+      await put("a", "counter", { v: n + 1 });
+      break;
+    }
+    case "drop":
+      await tx.dropNamespace(namespaces[op.ns]!);
+      ops.push({ kind: "drop", ns: namespaces[op.ns]! });
+      for (const k of op.recreate) await put(namespaces[op.ns]!, keyOf(k), valueOf(k, false));
+      break;
+  }
+  // LOG-3: a transaction's last write of a key wins; a drop comes first.
+  const last = new Map<string, ModelOp>();
+  const drops = ops.filter((o) => o.kind === "drop");
+  for (const o of ops) if (o.kind !== "drop") last.set(`${o.ns}\0${keyId(o.key)}`, o);
+  try {
+    const { tsn } = await tx.commit();
+    return { tsn, ops: [...drops, ...last.values()] };
+  } catch (err) {
+    if (err instanceof TxtDbError && err.code === "TXTDB_CONFLICT") return null;
+    throw err;
+  }
+}
+
+/**
+ * Runs the workload on a fresh memoryIO, taking a crash image (in `mode`)
+ * before and after every sync point. Returns the model of what committed and
+ * the images.
+ */
+async function runWorkload(rounds: Round[], crash: (n: number) => CrashOptions, phases: ReadonlyArray<"before" | "after">): Promise<{ model: Model; images: Image[]; mem: MemoryIO }> {
+  const mem = memoryIO();
+  const model = new Model();
+  const images: Image[] = [];
+  let acked = 0;
+  const io = new HookIO(mem, (p) => {
+    if (phases.includes(p.phase)) images.push({ io: mem.crash(crash(images.length)), acked, label: `${p.phase} ${p.op} ${p.path} (#${images.length})` });
+  });
+  const db = await open(dir, { io, random: () => 0 });
+  for (const round of rounds) {
+    const running: Array<Promise<unknown>> = round.ops.map((op) =>
+      runOp(db, op).then((r) => {
+        if (r !== null && r.ops.length > 0) {
+          model.commits.set(r.tsn, r.ops);
+          acked = Math.max(acked, r.tsn);
+        }
+      }));
+    if (round.checkpoint === "concurrent") running.push(db.checkpoint());
+    await Promise.all(running);
+    if (round.checkpoint === "await") await db.checkpoint();
+  }
+  await db.close();
+  images.push({ io: mem.crash(), acked, label: "after close" });
+  assert.equal(model.lastTsn, Math.max(0, ...model.commits.keys()), "TSNs are consecutive from 1 (contract 4)");
+  return { model, images, mem };
+}
+
+/**
+ * Opens a crash image and checks it against the model: the state after some
+ * TSN L ≥ acked, check() ok, recovery idempotent (crash images taken during
+ * and after recovery reopen to the same state), new commits take L + 1.
+ */
+async function verifyImage(image: Image, model: Model, deep: boolean): Promise<void> {
+  const where = `image ${image.label}`;
+  const during: MemoryIO[] = [];
+  let db: Database;
+  try {
+    db = await open(dir, { io: new HookIO(image.io, () => void during.push(image.io.crash())) });
+  } catch (err) {
+    assert.fail(`${where}: open rejected: ${String(err)}`);
+  }
+  const l = db.stats().lastTsn;
+  assert.ok(l >= image.acked, `${where}: recovered TSN ${l} lost acknowledged commit ${image.acked}`);
+  assert.ok(l <= model.lastTsn, `${where}: recovered TSN ${l} beyond the last commit ${model.lastTsn}`);
+  const state = await dump(db);
+  assert.deepEqual(state, model.stateAt(l), `${where}: state is not the state after TSN ${l}`);
+  assert.deepEqual(await db.check(), { ok: true, problems: [] }, `${where}: check()`);
+  if (deep) {
+    // crashed again after recovery's writes
+    const again = await open(dir, { io: image.io.crash() });
+    assert.equal(again.stats().lastTsn, l, `${where}: recovery is not idempotent`);
+    assert.deepEqual(await dump(again), state, `${where}: recovery is not idempotent`);
+    assert.deepEqual(await again.put("a", "new", 1), { tsn: l + 1 }, `${where}: the next commit takes TSN ${l + 1}`);
+    await again.close();
+    // crashed in the middle of recovery
+    for (const [i, img] of during.entries()) {
+      const d = await open(dir, { io: img }).catch((err: unknown) => assert.fail(`${where}: crash ${i} during recovery: open rejected: ${String(err)}`));
+      assert.equal(d.stats().lastTsn, l, `${where}: crash ${i} during recovery`);
+      assert.deepEqual(await dump(d), state, `${where}: crash ${i} during recovery`);
+      await d.close();
+    }
+  }
+  await db.close();
+  if (deep) {
+    const closed = await open(dir, { io: image.io.crash() });
+    assert.deepEqual(await dump(closed), state, `${where}: after a clean close and a crash`);
+    await closed.close();
+  }
+}
+
+describe("crash at every sync point of random workloads (seeded)", () => {
+  test('crash mode "drop": before and after every datasync and syncDir', async () => {
+    await fc.assert(
+      fc.asyncProperty(roundsArb, async (rounds) => {
+        const { model, images } = await runWorkload(rounds, () => ({ mode: "drop" }), ["before", "after"]);
+        for (const image of images) await verifyImage(image, model, true);
+        assert.deepEqual((await open(dir, { io: images.at(-1)!.io }).then(async (d) => {
+          const s = await dump(d);
+          await d.close();
+          return s;
+        })), model.stateAt(model.lastTsn), "after close every commit is there");
+      }),
+      { seed, numRuns: 12, endOnFailure: true },
+    );
+  });
+
+  test('crash mode "prefix": unsynced appends keep a random prefix', async () => {
+    await fc.assert(
+      fc.asyncProperty(roundsArb, fc.integer({ min: 1, max: 1 << 30 }), async (rounds, crashSeed) => {
+        const { model, images } = await runWorkload(rounds, (n) => ({ mode: "prefix", seed: crashSeed + n }), ["before"]);
+        for (const image of images) await verifyImage(image, model, false);
+      }),
+      { seed: seed + 1, numRuns: 15, endOnFailure: true },
+    );
+  });
+
+  test('crash mode "torn": unsynced 512-byte sectors torn in any order', async () => {
+    await fc.assert(
+      fc.asyncProperty(roundsArb, fc.integer({ min: 1, max: 1 << 30 }), async (rounds, crashSeed) => {
+        const { model, images } = await runWorkload(rounds, (n) => ({ mode: "torn", seed: crashSeed + n }), ["before"]);
+        for (const image of images) await verifyImage(image, model, false);
+      }),
+      { seed: seed + 2, numRuns: 15, endOnFailure: true },
+    );
+  });
+
+  test("a torn multi-record batch (the last, unacknowledged one) is a torn tail, not corruption", async () => {
+    // 40 concurrent commits of ~300 bytes: one batch over many sectors.
+    for (let crashSeed = 1; crashSeed <= 30; crashSeed++) {
+      const mem = memoryIO();
+      let image: MemoryIO | null = null;
+      const io = new HookIO(mem, (p) => {
+        if (p.phase === "before" && p.op === "datasync" && p.path.includes("/log/") && image === null && acked > 0) image = mem.crash({ mode: "torn", seed: crashSeed });
+      });
+      let acked = 0;
+      const db = await open(dir, { io });
+      acked = (await db.put("a", "first", 1)).tsn;
+      await Promise.all(Array.from({ length: 40 }, (_, i) => db.put("a", i, "x".repeat(300))));
+      await db.close();
+      assert.ok(image !== null);
+      const reopened = await open(dir, { io: image as MemoryIO }).catch((err: unknown) => assert.fail(`crash seed ${crashSeed}: ${String(err)}`));
+      assert.equal(await reopened.get("a", "first"), 1);
+      const n = reopened.stats().lastTsn;
+      assert.equal((await collect((await reopened.begin()).scan("a"))).length, n, `crash seed ${crashSeed}: the state after TSN ${n}`);
+      await reopened.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe("the log's torn tail and damaged records (contract 11, 12)", () => {
+  test("torn tail on a real directory: truncating the last record at every byte offset loses only it", async () => {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), "txtdb-recovery-"));
+    try {
+      const live = path.join(base, "live");
+      const pristine = path.join(base, "pristine");
+      const work = path.join(base, "work");
+      const io = nativeIO();
+      const db = await open(live, { io });
+      const n = 6;
+      for (let i = 1; i <= n; i++) assert.deepEqual(await db.put("t", i, { i, text: `record ${i} ✓` }), { tsn: i });
+      // Copy while open: close() would checkpoint and retire the log.
+      fs.cpSync(live, pristine, { recursive: true });
+      await db.close();
+      const logDir = path.join(pristine, "log");
+      const segments = fs.readdirSync(logDir);
+      assert.equal(segments.length, 1);
+      const bytes = fs.readFileSync(path.join(logDir, segments[0]!));
+      const text = new TextDecoder().decode(bytes);
+      const lines = text.split("\n");
+      assert.equal(lines.length, n + 1, "one newline-terminated line per commit (contract 11)");
+      assert.equal(lines.at(-1), "");
+      for (const [i, line] of lines.slice(0, -1).entries()) assert.equal((JSON.parse(line) as { tsn: number }).tsn, i + 1);
+      const lastStart = bytes.lastIndexOf(0x0a, bytes.length - 2) + 1;
+      for (let cut = lastStart; cut < bytes.length; cut++) {
+        fs.rmSync(work, { recursive: true, force: true });
+        fs.cpSync(pristine, work, { recursive: true });
+        fs.truncateSync(path.join(work, "log", segments[0]!), cut);
+        const d = await open(work, { io }).catch((err: unknown) => assert.fail(`cut at ${cut}: open rejected: ${String(err)}`));
+        assert.equal(d.stats().lastTsn, n - 1, `cut at ${cut}`);
+        assert.equal(d.stats().tornTailBytesDiscarded, cut - lastStart, `cut at ${cut}`);
+        const rows = await collect((await d.begin()).scan("t"));
+        assert.deepEqual(rows, Array.from({ length: n - 1 }, (_, i) => [i + 1, { i: i + 1, text: `record ${i + 1} ✓` }]), `cut at ${cut}`);
+        assert.deepEqual(await d.check(), { ok: true, problems: [] }, `cut at ${cut}: check() after the torn tail (contract 12)`);
+        assert.deepEqual(await d.put("t", "next", 1), { tsn: n }, `cut at ${cut}: the next commit reuses TSN ${n}`);
+        await d.close();
+        const again = await open(work, { io });
+        assert.equal(await again.get("t", "next"), 1);
+        assert.equal(again.stats().lastTsn, n);
+        await again.close();
+      }
+    } finally {
+      fs.rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  test("a damaged record before the last one is TXTDB_CORRUPT with file and offset, at every byte of it", async () => {
+    const mem = memoryIO();
+    const db = await open(dir, { io: mem });
+    const n = 5;
+    for (let i = 1; i <= n; i++) await db.put("t", i, { i }); // one batch each
+    const image = mem.crash();
+    await db.close();
+    const [segment] = await image.readdir(joinPath(dir, "log"));
+    const file = joinPath(dir, "log", segment!);
+    const bytes = await image.readFile(file);
+    const starts = [0];
+    for (let i = 0; i < bytes.length - 1; i++) if (bytes[i] === 0x0a) starts.push(i + 1);
+    assert.equal(starts.length, n);
+    const wrong: string[] = [];
+    for (let r = 0; r < n - 1; r++) {
+      for (let at = starts[r]!; at < starts[r + 1]!; at++) {
+        const copy = image.crash();
+        const f = await copy.open(file);
+        await f.write(at, new Uint8Array([bytes[at]! ^ 0x01]));
+        await f.close();
+        const got = await open(dir, { io: copy }).then(
+          async (d) => {
+            const s = `opened with TSN ${d.stats().lastTsn}`;
+            await d.close();
+            return s;
+          },
+          (err: unknown) => (err instanceof TxtDbError ? `${err.code} ${String(err.file)} @${String(err.offset)}` : String(err)),
+        );
+        const expected = `TXTDB_CORRUPT ${file} @${starts[r]!}`;
+        if (got !== expected) wrong.push(`record ${r + 1}, byte ${at - starts[r]!} (${JSON.stringify(String.fromCharCode(bytes[at]!))}): ${got}`);
+      }
+    }
+    assert.deepEqual(wrong, [], `expected TXTDB_CORRUPT naming the record:\n${wrong.join("\n")}`);
+  });
+
+  test("a damaged manifest is TXTDB_CORRUPT naming it; an unparseable page file is reported, never skipped", async () => {
+    const mem = memoryIO();
+    const db = await open(dir, { io: mem });
+    await db.put("t", 1, "one");
+    await db.close();
+    const manifest = joinPath(dir, "manifest.json");
+    const good = await mem.readFile(manifest);
+    const f = await mem.open(manifest);
+    await f.write(10, new TextEncoder().encode("X"));
+    await f.close();
+    const err = await errorOf(() => open(dir, { io: mem }));
+    assert.equal(err.code, "TXTDB_CORRUPT");
+    assert.equal(err.file, manifest);
+    const g = await mem.open(manifest);
+    await g.write(0, good);
+    await g.close();
+    const d = await open(dir, { io: mem });
+    assert.equal(await d.get("t", 1), "one");
+    await d.close();
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe("I/O errors (GC-5)", () => {
+  test("EIO on the log datasync: that commit and later ones reject with TXTDB_IO, reads still work", async () => {
+    const mem = memoryIO();
+    const db = await open(dir, { io: mem });
+    await db.put("t", "a", 1);
+    mem.injectFault({ op: "datasync", code: "EIO", path: /\/log\// });
+    const err = await errorOf(() => db.put("t", "b", 2));
+    assert.equal(err.code, "TXTDB_IO");
+    assert.ok(causedBy(err, "EIO"), "the OS error is the cause");
+    assert.equal(await codeOf(() => db.put("t", "c", 3)), "TXTDB_IO");
+    assert.equal(await codeOf(() => db.transaction(async (tx) => tx.put("t", "d", 4))), "TXTDB_IO");
+    assert.equal(await codeOf(() => db.delete("t", "a")), "TXTDB_IO");
+    assert.notEqual(db.stats().writeFailure, null);
+    assert.equal(await db.get("t", "a"), 1);
+    assert.equal(await db.get("t", "b"), undefined, "an unacknowledged commit is never visible");
+    assert.equal(db.stats().lastTsn, 1);
+    const ro = await db.begin();
+    assert.deepEqual(await collect(ro.scan("t")), [["a", 1]]);
+    assert.deepEqual(await ro.commit(), { tsn: 1 }, "read-only transactions still commit");
+    const image = mem.crash();
+    await db.close();
+    const d = await open(dir, { io: image });
+    assert.deepEqual(await dump(d), [["t", [['"a"', 1]]]]);
+    assert.deepEqual(await d.check(), { ok: true, problems: [] });
+    await d.close();
+  });
+
+  test("after an EIO on the log datasync, a reopened database claims nothing that is not durable", async () => {
+    const mem = memoryIO();
+    const db = await open(dir, { io: mem });
+    await db.put("t", "a", 1);
+    mem.injectFault({ op: "datasync", code: "EIO", path: /\/log\// });
+    assert.equal(await codeOf(() => db.put("t", "b", 2)), "TXTDB_IO");
+    await db.close();
+    // the same machine, no power loss: the failed record may still sit in the page cache
+    const reopened = await open(dir, { io: mem }).catch((err: unknown) => assert.fail(`reopen rejected: ${String(err)}`));
+    const seen = await dump(reopened);
+    const durable = await open(dir, { io: mem.crash() });
+    assert.deepEqual(seen, await dump(durable), "what the reopened database serves is what survives a power loss");
+    await durable.close();
+    // and an acknowledged commit made after the reopen survives a power loss
+    const { tsn } = await reopened.put("t", "c", 3);
+    const afterCrash = await open(dir, { io: mem.crash() }).catch((err: unknown) => assert.fail(`open after the crash rejected: ${String(err)}`));
+    assert.equal(await afterCrash.get("t", "c"), 3, `acknowledged commit ${tsn} lost`);
+    assert.equal(await afterCrash.get("t", "a"), 1);
+    await afterCrash.close();
+    await reopened.close();
+  });
+
+  test("a short write (ENOSPC) to the log: TXTDB_IO, and reopen cuts the partial line", async () => {
+    const mem = memoryIO();
+    const db = await open(dir, { io: mem });
+    await db.put("t", "a", 1);
+    mem.injectFault({ op: "write", code: "ENOSPC", path: /\/log\//, partialBytes: 7 });
+    const err = await errorOf(() => db.put("t", "b", 2));
+    assert.equal(err.code, "TXTDB_IO");
+    assert.ok(causedBy(err, "ENOSPC"));
+    assert.equal(await codeOf(() => db.put("t", "c", 3)), "TXTDB_IO");
+    await db.close();
+    for (const io of [mem.crash(), mem]) {
+      const d = await open(dir, { io });
+      assert.deepEqual(await dump(d), [["t", [['"a"', 1]]]]);
+      assert.deepEqual(await d.check(), { ok: true, problems: [] });
+      assert.deepEqual(await d.put("t", "d", 4), { tsn: 2 });
+      await d.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe("crash during a checkpoint (CP-3)", () => {
+  async function populated(io: FileIO): Promise<{ db: Database; expected: Snapshot }> {
+    const db = await open(dir, { io, cacheBytes: 0 });
+    await db.transaction(async (tx) => {
+      for (let i = 0; i < 120; i++) await tx.put("big", i, { i, pad: "q".repeat(1000) }); // several pages
+      for (let i = 0; i < 5; i++) await tx.put("dropped", i, i);
+      await tx.put("small", "k", "v");
+    });
+    await db.checkpoint();
+    await db.transaction(async (tx) => {
+      await tx.put("big", 5, "changed");
+      await tx.put("big", 1000, "appended");
+      await tx.delete("big", 60);
+      await tx.put("new", ["x", 1], new Map([["m", 1]]));
+    });
+    await db.dropNamespace("dropped");
+    await db.renameNamespace("small", "renamed");
+    return { db, expected: await dump(db) };
+  }
+
+  test("a crash image at every sync point of a checkpoint (and of close) reopens to the same data", async () => {
+    const mem = memoryIO();
+    const images: Array<{ io: MemoryIO; label: string }> = [];
+    let recording = false;
+    const io = new HookIO(mem, (p) => {
+      if (recording) images.push({ io: mem.crash(), label: `${p.phase} ${p.op} ${p.path}` });
+    });
+    const { db, expected } = await populated(io);
+    recording = true;
+    await db.checkpoint();
+    await db.close();
+    assert.ok(images.length >= 10, `${images.length} sync points`);
+    for (const image of images) {
+      const d = await open(dir, { io: image.io }).catch((err: unknown) => assert.fail(`${image.label}: ${String(err)}`));
+      assert.deepEqual(await dump(d), expected, image.label);
+      assert.deepEqual(await d.check(), { ok: true, problems: [] }, image.label);
+      await d.close();
+      const again = await open(dir, { io: image.io.crash() });
+      assert.deepEqual(await dump(again), expected, `${image.label}, reopened twice`);
+      await again.close();
+    }
+  });
+
+  // After manifest.next is durable the page files no longer match the live
+  // handle's manifest: the handle fails stop, and reopening completes the
+  // checkpoint (DB-5, CP-3).
+  for (const [what, rule] of [
+    ["an EIO renaming a page into place (after manifest.next is durable)", { op: "rename", code: "EIO", path: /\/new\/.*\.tmp$/ }],
+    ["an EIO installing manifest.next", { op: "rename", code: "EIO", path: /manifest\.next$/ }],
+  ] as const) {
+    test(`${what}: checkpoint rejects with TXTDB_IO, the handle then refuses work with TXTDB_IO, reopen completes the checkpoint (DB-5)`, async () => {
+      const mem = memoryIO();
+      const { db, expected } = await populated(mem);
+      mem.injectFault({ ...rule });
+      assert.equal(await codeOf(() => db.checkpoint()), "TXTDB_IO");
+      mem.clearFaults();
+      const crashed = mem.crash();
+      assert.equal(await codeOf(() => db.get("big", 7)), "TXTDB_IO");
+      assert.equal(await codeOf(() => db.put("after", 1, "x")), "TXTDB_IO");
+      assert.equal(await codeOf(() => db.begin()), "TXTDB_IO");
+      await db.close();
+      for (const [label, io] of [["crash image taken after the failure", crashed], ["same io after close", mem], ["crash after close", mem.crash()]] as const) {
+        await stage(label, async () => {
+          const d = await open(dir, { io });
+          assert.deepEqual(await dump(d), expected);
+          assert.deepEqual(await d.check(), { ok: true, problems: [] });
+          await d.close();
+        });
+      }
+    });
+  }
+
+  for (const [what, rule] of [
+    ["an EIO on a page datasync", { op: "datasync", code: "EIO", path: /\.tmp$/ }],
+    ["an EIO on writing manifest.next", { op: "datasync", code: "EIO", path: /manifest\.next$/ }],
+  ] as const) {
+    test(`${what}: checkpoint rejects with TXTDB_IO; reads, commits and the next checkpoint work; reopen gives the same data`, async () => {
+      const mem = memoryIO();
+      const { db, expected } = await populated(mem);
+      // page caches are cold: every read goes to the files
+      mem.injectFault({ ...rule });
+      assert.equal(await codeOf(() => db.checkpoint()), "TXTDB_IO");
+      mem.clearFaults();
+      const crashed = mem.crash();
+      await stage("reads after the failed checkpoint", async () => {
+        assert.deepEqual(await dump(db), expected);
+        for (let i = 0; i < 120; i += 7) assert.notEqual(await db.get("big", i), undefined, `get big ${i}`);
+        assert.equal(await db.get("renamed", "k"), "v");
+      });
+      await db.put("after", 1, "x");
+      const withAfter = await stage("reads after a commit", () => dump(db));
+      await stage("the next checkpoint", async () => {
+        await db.checkpoint();
+        assert.deepEqual(await dump(db), withAfter);
+      });
+      await db.close();
+      for (const [label, io] of [["crash image taken after the failure", crashed], ["same io after close", mem], ["crash after close", mem.crash()]] as const) {
+        await stage(label, async () => {
+          const d = await open(dir, { io });
+          assert.deepEqual(await dump(d), label === "crash image taken after the failure" ? expected : withAfter);
+          assert.deepEqual(await d.check(), { ok: true, problems: [] });
+          await d.close();
+        });
+      }
+    });
+  }
+
+  test("leftover .tmp page files are removed at open; data and check() are unaffected", async () => {
+    const mem = memoryIO();
+    const db = await open(dir, { io: mem });
+    await db.transaction(async (tx) => {
+      for (let i = 0; i < 10; i++) await tx.put("ns", i, i);
+    });
+    await db.close();
+    const folder = joinPath(dir, "pages", "ns");
+    const [page] = (await mem.readdir(folder)).filter((f) => f.endsWith(".json"));
+    assert.ok(page !== undefined);
+    for (const name of [`${page}.tmp`, "999999.json.tmp"]) {
+      const f = await mem.open(joinPath(folder, name), { create: true });
+      await f.write(0, new TextEncoder().encode('{"txtdb":"page","namespace":"ns","entries":[\n["evil",1]\n]}\n'));
+      await f.datasync();
+      await f.close();
+    }
+    await mem.syncDir(folder);
+    // a torn manifest.next (an intent that never became durable) goes too
+    const next = await mem.open(joinPath(dir, "manifest.next"), { create: true });
+    await next.write(0, new TextEncoder().encode('{"txtdb":"manif'));
+    await next.datasync();
+    await next.close();
+    await mem.syncDir(dir);
+    for (const io of [mem.crash(), mem]) {
+      const d = await open(dir, { io });
+      assert.deepEqual((await io.readdir(folder)).filter((f) => f.endsWith(".tmp")), []);
+      assert.equal((await io.stat(joinPath(dir, "manifest.next"))), undefined);
+      assert.deepEqual(await dump(d), [["ns", Array.from({ length: 10 }, (_, i): [string, unknown] => [String(i), i]).sort(([a], [b]) => (a < b ? -1 : 1))]]);
+      assert.deepEqual(await d.check(), { ok: true, problems: [] });
+      await d.close();
+      // removal is durable: a crash right after open does not bring them back
+      const after = (io as MemoryIO).crash();
+      assert.deepEqual((await after.readdir(folder)).filter((f) => f.endsWith(".tmp")), []);
+    }
+  });
+});
