@@ -245,15 +245,26 @@ describe("open and close", () => {
     assert.ok(got === "old" || got === "TXTDB_CLOSED", `read ${String(got)} at snapshot ${tx.snapshotTsn}`);
   });
 
-  both("a second handle on an open database gets TXTDB_LOCKED (DB-4); after close it opens", async (env) => {
-    const db = await env.open();
-    await db.put("n", "k", 1);
-    const err = await errorOf(() => env.open());
-    assert.equal(err.code, "TXTDB_LOCKED");
-    await db.put("n", "k", 2);
-    await db.close();
+  both("two handles on one database see each other's commits and conflict like two processes (DB-4)", async (env) => {
+    const a = await env.open();
+    await a.put("n", "k", 1);
+    const b = await env.open();
+    assert.equal(await b.get("n", "k"), 1, "b catches up at open");
+    await b.put("n", "k", 2);
+    assert.equal(await a.get("n", "k"), 2, "a catches up at begin()");
+    const ta = await a.begin();
+    const tb = await b.begin();
+    await ta.put("n", "k", 3);
+    await tb.put("n", "k", 4);
+    await ta.commit();
+    assert.equal(await codeOf(() => tb.commit()), "TXTDB_CONFLICT", "first committer wins across handles");
+    await a.checkpoint();
+    assert.equal(await b.get("n", "k"), 3, "b reads through a's checkpoint");
+    await a.close();
+    await b.put("n", "k", 5);
+    await b.close();
     const again = await env.open();
-    assert.equal(await again.get("n", "k"), 2);
+    assert.equal(await again.get("n", "k"), 5);
     await again.close();
   });
 

@@ -366,7 +366,7 @@ async function verifyImage(image: Image, model: Model, deep: boolean): Promise<v
   assert.ok(l <= model.lastTsn, `${where}: recovered TSN ${l} beyond the last commit ${model.lastTsn}`);
   const state = await dump(db);
   assert.deepEqual(state, model.stateAt(l), `${where}: state is not the state after TSN ${l}`);
-  assert.deepEqual(await db.check(), { ok: true, problems: [] }, `${where}: check()`);
+  { const c = await db.check(); assert.deepEqual(c, { ok: true, problems: [] }, `${where}: check() ${JSON.stringify(c.problems)}`); }
   if (deep) {
     // crashed again after recovery's writes
     const again = await open(dir, { io: image.io.crash() });

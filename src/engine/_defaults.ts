@@ -28,12 +28,24 @@ export const transactionRetriesDefault = 10;
 export const retryBackoffFirstMs = 1;
 export const retryBackoffMaxMs = 100;
 
-/** Byte offsets in the lock file: the writer lock, the checkpoint lock, and where reader slots begin. */
+/**
+ * The lock file holds no data: these byte ranges in it are the locks.
+ *
+ * | byte(s)            | mode      | held by / for                                              |
+ * |--------------------|-----------|------------------------------------------------------------|
+ * | 0                  | exclusive | the writer lock: catch up, validate, append (one process)  |
+ * | 1                  | exclusive | the checkpoint lock: one checkpointer at a time             |
+ * | 2                  | shared    | begin(): catch up and publish a snapshot                    |
+ * |                    | exclusive | a checkpoint choosing its TSN (no snapshot is half-published) |
+ * | 1024 … 2047        | exclusive | reader slots: one per open handle, for its whole life       |
+ * | 2^40 + TSN         | shared    | a handle's oldest live snapshot TSN, published              |
+ */
 export const lockWriterOffset = 0;
 export const lockCheckpointOffset = 1;
+export const lockSnapshotGateOffset = 2;
 export const lockSlotsOffset = 1024;
-/** Held exclusively for the life of a handle until several processes may share a database (issue 4). */
-export const lockSoleOwnerOffset = 2;
+export const lockSlotsMax = 1024;
+export const lockSnapshotsOffset = 2 ** 40;
 
 /** File and folder names inside a database directory. */
 export const manifestFileName = "manifest.json";

@@ -16,17 +16,17 @@
  * - DB-2  close() is idempotent, lets in-flight commits finish, checkpoints,
  *         and then rejects new work with TXTDB_CLOSED.
  * - DB-3  The oldest live snapshot bounds every checkpoint (VER-4).
- * - DB-4  One handle per database, for now: open holds an exclusive lock on
- *         a byte of the lock file for the handle's life, so a second handle
- *         (in any process) gets TXTDB_LOCKED instead of a silent lost update.
- *         Several processes committing to one database is issue 4.
+ * - DB-4  Several handles — in this process or others — may share a database
+ *         (coordination.ts, PP-1…PP-4): begin() catches up with the log
+ *         first, commits catch up under the writer lock (GC-2), and another
+ *         process's checkpoint is adopted when its marker is read.
  * - DB-5  A checkpoint that fails after its manifest.next is durable leaves
  *         page files that the in-memory manifest no longer describes: the
  *         handle then refuses every operation with TXTDB_IO until reopened
  *         (open completes the checkpoint). A failure before that point leaves
  *         no trace and is retried by the next checkpoint.
  */
-import { ConflictError, ErrorCode, TxtDbError } from "../errors.ts";
+import { ConflictError, ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { Key } from "../codec/key.ts";
 import type { PageFormat, PageFormatName } from "../codec/page_format.ts";
 import { pageFormats } from "../codec/page_formats.ts";
@@ -34,12 +34,13 @@ import type { FileHandle, FileIO, DirectoryClaim } from "../io/file_io.ts";
 import { ensureDirDurable } from "../io/durable_dir.ts";
 import { joinPath } from "../io/path.ts";
 import {
-  checkpointLogBytesDefault, lockFileName, lockSoleOwnerOffset, lockWriterOffset, manifestFileName, manifestNextFileName, pagesDirName, retryBackoffFirstMs,
+  checkpointLogBytesDefault, lockWriterOffset, manifestFileName, manifestNextFileName, pagesDirName, retryBackoffFirstMs,
   retryBackoffMaxMs, tempSuffix, transactionRetriesDefault,
 } from "./_defaults.ts";
 import { checkpoint, CheckpointIncomplete } from "./checkpoint.ts";
 import { GroupCommit } from "./group_commit.ts";
-import { CommitLog } from "./log.ts";
+import { Coordination } from "./coordination.ts";
+import { CommitLog, LogResync, type LogSink } from "./log.ts";
 import { scanLines } from "./log_record.ts";
 import { decodeManifest, emptyManifest, installManifestNext, readManifest, writeManifestNext, type Manifest } from "./manifest.ts";
 import { Metrics, operations } from "./metrics.ts";
@@ -87,7 +88,7 @@ export class Database implements AsyncDisposable {
   readonly #o: EngineOptions;
   readonly #store: Store;
   readonly #log: CommitLog;
-  readonly #lockFile: FileHandle;
+  readonly #coord: Coordination;
   readonly #claim: DirectoryClaim | null;
   readonly #commits: GroupCommit;
   readonly #metrics: Metrics;
@@ -106,24 +107,26 @@ export class Database implements AsyncDisposable {
   #logBytesAtCheckpoint = 0;
   #checkpointError: unknown = null;
 
-  private constructor(dir: string, o: EngineOptions, parts: { store: Store; log: CommitLog; lockFile: FileHandle; claim: DirectoryClaim | null; metrics: Metrics }) {
+  private constructor(dir: string, o: EngineOptions, parts: { store: Store; log: CommitLog; coord: Coordination; claim: DirectoryClaim | null; metrics: Metrics }) {
     this.dir = dir;
     this.#o = o;
     this.#store = parts.store;
     this.#log = parts.log;
-    this.#lockFile = parts.lockFile;
+    this.#coord = parts.coord;
     this.#claim = parts.claim;
     this.#metrics = parts.metrics;
     this.#commits = new GroupCommit({
-      store: this.#store, log: this.#log, lockFile: this.#lockFile, metrics: this.#metrics,
+      store: this.#store, log: this.#log, lockFile: this.#coord.main, metrics: this.#metrics,
       durability: o.durability, now: o.now, afterBatch: () => this.#maybeCheckpoint(),
+      catchUp: () => this.#catchUp(true),
     });
+    this.#store.onStalePage = () => this.#refresh();
     this.#host = {
       store: this.#store,
       metrics: this.#metrics,
       now: o.now,
       submit: (c: PendingCommit) => this.#track(this.#submit(c)),
-      release: (tx: Transaction) => void this.#live.delete(tx),
+      release: (tx: Transaction) => this.#release(tx),
       check: () => this.#checkUsable(this.#state === "closed"),
     };
   }
@@ -133,19 +136,19 @@ export class Database implements AsyncDisposable {
     const { io } = o;
     await ensureDirDurable(io, dir);
     const claim = io.claimDirectory === undefined ? null : await io.claimDirectory(dir);
-    let lockFile: FileHandle | null = null;
+    let coord: Coordination | null = null;
     try {
-      lockFile = await io.open(joinPath(dir, lockFileName), { create: true });
-      if (!lockFile.tryLock(lockSoleOwnerOffset, 1, "exclusive")) {
-        throw new TxtDbError(ErrorCode.LOCKED, `the database in '${dir}' is open elsewhere (another process, or another handle in this one); ` +
-          "this version of txtdb lets one handle at a time open a database: close the other one first.", { file: joinPath(dir, lockFileName) });
-      }
+      coord = await Coordination.open(io, dir);
+      const lockFile = coord.main;
       await lockFile.lock(lockWriterOffset, 1, "exclusive");
+      // Files of a checkpoint in progress belong to its checkpointer (PP-4):
+      // finish or clean up after one only when no checkpointer is alive.
+      const noCheckpointer = coord.tryCheckpointLock();
       try {
         const metrics = new Metrics();
-        const manifest = await recoverManifest(io, dir, o);
+        const manifest = await recoverManifest(io, dir, o, noCheckpointer);
         const pages = new PageStore(io, dir, formatOf(manifest, dir), o.cacheBytes);
-        await removeTempFiles(io, pages.root);
+        if (noCheckpointer) await removeTempFiles(io, pages.root);
         const store = new Store(manifest, pages);
         const log = new CommitLog(io, dir);
         await log.open();
@@ -155,15 +158,16 @@ export class Database implements AsyncDisposable {
           metrics.tornTailBytesDiscarded = size - replay.tornTail.offset;
           await log.cutTornTail(replay.tornTail);
         }
-        for (const record of replay.records) store.apply(record);
+        for (const record of replay.records) store.applyForeign(record);
         metrics.recoveredRecords = replay.records.length;
-        await log.openForAppend();
-        return new Database(dir, o, { store, log, lockFile, claim, metrics });
+        await log.openForAppend(store.lastTsn + 1);
+        return new Database(dir, o, { store, log, coord, claim, metrics });
       } finally {
+        if (noCheckpointer) coord.releaseCheckpointLock();
         lockFile.unlock(lockWriterOffset, 1);
       }
     } catch (err) {
-      await lockFile?.close();
+      await coord?.close();
       await claim?.release();
       throw err;
     }
@@ -172,13 +176,76 @@ export class Database implements AsyncDisposable {
   /** Begins a transaction on the newest committed state (DB-1). */
   async begin(options: BeginOptions = {}): Promise<Transaction> {
     this.#checkUsable(this.#state !== "open");
-    const snapshot = this.#store.lastTsn;
-    const tx = new Transaction(this.#host, snapshot, {
-      readOnly: options.readOnly === true,
-      isolation: options.isolation ?? this.#o.isolation,
-    });
-    this.#live.set(tx, snapshot);
-    return tx;
+    const readOnly = options.readOnly === true;
+    const isolation = options.isolation ?? this.#o.isolation;
+    const coord = this.#coord;
+    await coord.enterGate(); // PP-3
+    try {
+      await this.#catchUp(false);
+      // ST-1 keeps this handle's own undurable commits out of snapshots; when
+      // another process's commit follows one of them, wait for our datasync
+      // so that commit (which may have resolved already) is visible (contract 6).
+      if (this.#store.lastForeignTsn > this.#store.visibleTsn) await this.#commits.synced();
+      const snapshot = this.#store.visibleTsn;
+      const tx = new Transaction(this.#host, snapshot, { readOnly, isolation });
+      this.#live.set(tx, snapshot);
+      coord.publish(snapshot); // PP-2
+      return tx;
+    } finally {
+      coord.leaveGate();
+    }
+  }
+
+  #release(tx: Transaction): void {
+    const snapshot = this.#live.get(tx);
+    if (snapshot === undefined) return;
+    this.#live.delete(tx);
+    this.#coord.unpublish(snapshot);
+  }
+
+  /**
+   * Reads the records other processes appended (GC-2, DB-4); starts over from
+   * the manifest when a segment it needs was removed meanwhile.
+   */
+  async #catchUp(holdsWriterLock: boolean): Promise<void> {
+    try {
+      await this.#log.catchUp(this.#sink, holdsWriterLock);
+    } catch (err) {
+      if (!(err instanceof LogResync)) throw err;
+      await this.#resync();
+      await this.#log.catchUp(this.#sink, holdsWriterLock);
+    }
+  }
+
+  readonly #sink: LogSink = {
+    record: (r) => this.#store.applyForeign(r),
+    checkpoint: async () => {
+      await this.#adoptFromDisk(false);
+    },
+  };
+
+  /** Adopts the manifest on disk if it is newer and this handle has applied what it covers. */
+  async #adoptFromDisk(jump: boolean): Promise<boolean> {
+    const onDisk = await readManifest(this.#o.io, this.dir);
+    if (onDisk === undefined || onDisk.checkpointTsn <= this.#store.manifest.checkpointTsn) return false;
+    if (!jump && onDisk.checkpointTsn > this.#store.lastTsn) return false; // its own marker comes later in the log
+    assert(Math.min(...this.#live.values()) >= onDisk.checkpointTsn, "a checkpoint folded past a live snapshot of this handle (PP-2 broken)");
+    this.#store.adopt(onDisk, jump);
+    return true;
+  }
+
+  /** The log segment this handle was reading is gone: a checkpoint covers it; continue from the manifest. */
+  async #resync(): Promise<void> {
+    await this.#adoptFromDisk(true);
+    await this.#log.repositionAfter(this.#store.lastTsn);
+  }
+
+  /** ST-2: a page file changed under this handle; catch up, adopt the newest checkpoint; true if anything moved. */
+  async #refresh(): Promise<boolean> {
+    const before = this.#store.manifest;
+    await this.#catchUp(false);
+    if (this.#store.manifest === before) await this.#adoptFromDisk(false);
+    return this.#store.manifest !== before;
   }
 
   /**
@@ -328,8 +395,12 @@ export class Database implements AsyncDisposable {
   }
 
   async #checkpointOnce(): Promise<void> {
+    const coord = this.#coord;
+    let holder = false;
     try {
-      const c = Math.min(this.#store.lastTsn, ...this.#live.values()); // DB-3
+      holder = coord.tryCheckpointLock(); // PP-4: another handle checkpointing does the work
+      if (!holder) return;
+      const c = await this.#chooseCheckpointTsn();
       if (c <= this.#store.manifest.checkpointTsn) return;
       const t0 = this.#o.now();
       this.#logBytesAtCheckpoint = this.#log.bytesAppended;
@@ -339,13 +410,34 @@ export class Database implements AsyncDisposable {
         if (!(err instanceof CheckpointIncomplete)) throw err;
         throw this.#failFatally(err);
       }
+      // Tell the other handles, then let the segments it covers go (SEG-3).
+      await this.#commits.withWriterLock(async () => {
+        await this.#catchUp(true);
+        await this.#log.appendCheckpointMarker(c);
+      });
       this.#log.requestRotation();
       await this.#log.removeThrough(c);
       this.#metrics.checkpoints++;
       this.#metrics.record("checkpoint", (this.#o.now() - t0) * 1000);
       this.#checkpointError = null;
     } finally {
+      if (holder) coord.releaseCheckpointLock();
       this.#checkpointRunning = false; // in the same turn the work ends: a later call starts a new one
+    }
+  }
+
+  /**
+   * DB-3, PP-3: the newest TSN no live snapshot of any handle is older than,
+   * and no newer than this handle's durable state.
+   */
+  async #chooseCheckpointTsn(): Promise<number> {
+    await this.#coord.closeGate();
+    try {
+      await this.#catchUp(false);
+      const visible = this.#store.visibleTsn;
+      return Math.min(visible, this.#coord.oldestPublished(visible));
+    } finally {
+      this.#coord.openGate();
     }
   }
 
@@ -360,6 +452,8 @@ export class Database implements AsyncDisposable {
   /** Counters, latency percentiles per operation (µs), and cache figures. */
   stats(): DatabaseStats {
     const m = this.#metrics;
+    const last = this.#store.visibleTsn;
+    const oldest = this.#state === "closed" ? last : Math.min(last, this.#coord.oldestPublished(last));
     const cache = this.#store.pages.stats;
     const lookups = cache.hits + cache.misses;
     return {
@@ -372,10 +466,11 @@ export class Database implements AsyncDisposable {
       conflicts: m.conflicts,
       rollbacks: m.rollbacks,
       checkpoints: m.checkpoints,
-      lastTsn: this.#store.lastTsn,
+      lastTsn: last,
       checkpointTsn: this.#store.manifest.checkpointTsn,
       openTransactions: this.#live.size,
-      oldestSnapshotTsn: this.#live.size === 0 ? this.#store.lastTsn : Math.min(...this.#live.values()),
+      oldestSnapshotTsn: oldest,
+      checkpointHeldBackTsn: last - oldest,
       recoveredRecords: m.recoveredRecords,
       tornTailBytesDiscarded: m.tornTailBytesDiscarded,
       writeFailure: this.#commits.failure?.message ?? null,
@@ -407,6 +502,7 @@ export class Database implements AsyncDisposable {
           problems.push(`log '${segment.path}' at byte ${line.offset}: ${line.bad}`);
           continue;
         }
+        if (!("record" in line)) continue;
         if (expected !== 0 && line.record.tsn !== expected) problems.push(`log '${segment.path}' at byte ${line.offset}: TSN ${line.record.tsn} where ${expected} was expected`);
         expected = line.record.tsn + 1;
       }
@@ -425,12 +521,14 @@ export class Database implements AsyncDisposable {
       this.#live.clear();
       if (this.#commits.failure === null && this.#fatal === null) {
         await this.#runCheckpoint().catch((err) => (this.#checkpointError = err));
-        if (this.#store.lastTsn === this.#store.manifest.checkpointTsn) {
-          await this.#log.retire().catch(() => {}); // SEG-3; a failure leaves a log that replays to the same state
-        }
+        // SEG-3: the last one out, with everything folded, leaves no log to replay.
+        await this.#commits.withWriterLock(async () => {
+          await this.#catchUp(true);
+          if (this.#store.lastTsn === this.#store.manifest.checkpointTsn && !this.#coord.othersOpen()) await this.#log.retire();
+        }).catch(() => {}); // a failure leaves a log that replays to the same state
       }
       await this.#log.close();
-      await this.#lockFile.close();
+      await this.#coord.close();
       await this.#claim?.release();
     })();
     return this.#closing;
@@ -481,7 +579,10 @@ export interface DatabaseStats {
   lastTsn: number;
   checkpointTsn: number;
   openTransactions: number;
+  /** The oldest snapshot any handle on the database (any process) still reads, or lastTsn. */
   oldestSnapshotTsn: number;
+  /** How many TSNs a checkpoint now could not fold because of that snapshot. */
+  checkpointHeldBackTsn: number;
   recoveredRecords: number;
   tornTailBytesDiscarded: number;
   /** Why writes are refused (fail-stop after an I/O error), or null. */
@@ -493,9 +594,9 @@ export interface DatabaseStats {
 }
 
 /** Steps 1–2 of open: finish or discard manifest.next, read or create the manifest. */
-async function recoverManifest(io: FileIO, dir: string, o: EngineOptions): Promise<Manifest> {
+async function recoverManifest(io: FileIO, dir: string, o: EngineOptions, noCheckpointer: boolean): Promise<Manifest> {
   const nextPath = joinPath(dir, manifestNextFileName);
-  if ((await io.stat(nextPath)) !== undefined) {
+  if (noCheckpointer && (await io.stat(nextPath)) !== undefined) {
     let next: Manifest | null = null;
     try {
       next = decodeManifest(new TextDecoder().decode(await io.readFile(nextPath)), nextPath);

@@ -1,37 +1,42 @@
 /**
- * Group commit: one writer lock, one append and one datasync per batch of
- * commits.
+ * Group commit: under one writer lock, one append per batch of commits; one
+ * datasync covers every batch appended before it started.
  *
- * States of the committer:
+ * Two loops, one of each per process:
  *
- *     idle ──submit()──▶ flushing ──batch done, queue empty──▶ idle
- *                          │  ▲ └──batch done, queue not empty──┘
- *                          │  └ commits that arrive while flushing wait for the next batch
- *                          └──append or datasync fails──▶ failed (sticky, until reopened)
+ *     append loop:  queue ──▶ [writer lock: catch up ▸ validate ▸ append ▸ apply] ──▶ awaiting durability
+ *     sync loop:    awaiting durability ──▶ [datasync] ──▶ visible ▸ resolved
  *
- * - GC-1  A commit resolves only after the datasync that covers its record
- *         (under durability "sync"; under "relaxed", after the append: it
- *         then survives a crash of the process, not of the machine).
+ * The writer lock is not held during the datasync, so while one process (or
+ * one batch) waits for the disk the next batch — of this process or another —
+ * is already appended; the next datasync covers it. Any failure moves the
+ * committer to a sticky `failed` state until the database is reopened.
+ *
+ * - GC-1  A commit resolves only after a datasync that started after its
+ *         record was appended (durability "sync"); under "relaxed", after the
+ *         append: it then survives a crash of the process, not of the machine.
  * - GC-2  Under the writer lock, before validating, the committer reads the
- *         log records it has not seen (another process's commits) and
- *         applies them: validation sees every earlier commit.
+ *         log records other processes appended and applies them: validation
+ *         sees every earlier commit. A lost update between processes is
+ *         impossible.
  * - GC-3  Validation is first-committer-wins per key: a commit conflicts if a
  *         key it writes (and, serializable, a key it read or a range it
- *         scanned) was written after its snapshot — by a commit already
- *         applied or by an earlier commit of the same batch. A rejected
- *         commit takes no TSN (contract 4) and writes nothing.
+ *         scanned) was written after its snapshot — by any applied record,
+ *         durable or not, or by an earlier commit of the same batch. A
+ *         rejected commit takes no TSN (contract 4) and writes nothing.
  * - GC-4  Bounded: a batch holds at most batchCommitsMax commits and
- *         batchBytesMax bytes; past queueCommitsMax queued commits, submit()
- *         waits for room (backpressure, never an unbounded queue).
- * - GC-5  Fail-stop: if an append or datasync fails, the batch's commits
- *         reject with TXTDB_IO, so do all later ones until the database is
- *         reopened, and the datasync is never retried (after a failed
- *         fsync the kernel may have dropped the dirty pages: a retry could
- *         "succeed" without the data being on disk).
+ *         batchBytesMax bytes; past queueCommitsMax commits queued or awaiting
+ *         durability, submit() waits for room (backpressure, never an
+ *         unbounded queue).
+ * - GC-5  Fail-stop: if an append or datasync fails, every commit not yet
+ *         acknowledged rejects with TXTDB_IO, so do all later ones until the
+ *         database is reopened, and the datasync is never retried (after a
+ *         failed fsync the kernel may have dropped the dirty pages: a retry
+ *         could "succeed" without the data being on disk).
  */
-import { setOf } from "./_collections.ts";
 import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { FileHandle } from "../io/file_io.ts";
+import { setOf } from "./_collections.ts";
 import { batchBytesMax, batchCommitsMax, lockWriterOffset, queueCommitsMax } from "./_defaults.ts";
 import type { CommitLog } from "./log.ts";
 import type { LogRecord } from "./log_record.ts";
@@ -45,6 +50,11 @@ interface Queued {
   reject(err: Error): void;
 }
 
+interface Appended {
+  readonly q: Queued;
+  readonly record: LogRecord;
+}
+
 export interface GroupCommitOptions {
   readonly store: Store;
   readonly log: CommitLog;
@@ -52,18 +62,26 @@ export interface GroupCommitOptions {
   readonly metrics: Metrics;
   readonly durability: "sync" | "relaxed";
   readonly now: () => number;
-  /** Called after each batch is applied (checkpoint scheduling). */
+  /** GC-2: reads and applies the other processes' records; the caller holds the writer lock. */
+  readonly catchUp: () => Promise<void>;
+  /** Called after each batch becomes durable (checkpoint scheduling). */
   readonly afterBatch: () => void;
 }
 
 export class GroupCommit {
   readonly #o: GroupCommitOptions;
   #queue: Queued[] = [];
-  /** Waiters for room in the queue (GC-4). */
+  /** Appended, awaiting the datasync that makes them durable (GC-1), in TSN order. */
+  #unsynced: Appended[] = [];
+  /** Waiters for room (GC-4). */
   #roomWaiters: Array<() => void> = [];
-  /** Whether a flush loop runs; cleared in the very turn the loop finds the queue empty. */
-  #running = false;
-  #flushing: Promise<void> = Promise.resolve();
+  /** Whether each loop runs; cleared in the very turn the loop finds no work. */
+  #appending = false;
+  #syncing = false;
+  #appendLoop: Promise<void> = Promise.resolve();
+  /** Serializes this process's users of the writer lock (see withWriterLock). */
+  #writerChain: Promise<void> = Promise.resolve();
+  #syncLoop: Promise<void> = Promise.resolve();
   /** GC-5: set once, never cleared. */
   #failure: TxtDbError | null = null;
 
@@ -75,41 +93,47 @@ export class GroupCommit {
     return this.#failure;
   }
 
+  async submit(commit: PendingCommit): Promise<number> {
+    while (this.#queue.length + this.#unsynced.length >= queueCommitsMax) await new Promise<void>((r) => this.#roomWaiters.push(r));
+    if (this.#failure !== null) throw this.#stoppedError();
+    const tsn = new Promise<number>((resolve, reject) => this.#queue.push({ commit, resolve, reject }));
+    if (!this.#appending) {
+      this.#appending = true;
+      this.#appendLoop = this.#runAppendLoop();
+    }
+    return tsn;
+  }
+
+  /** Resolves when every submitted commit has settled (for close()). */
+  async drain(): Promise<void> {
+    while (this.#appending || this.#syncing) await Promise.all([this.#appendLoop, this.#syncLoop]);
+  }
+
+  /** Resolves once every commit appended so far is durable (or failed). */
+  async synced(): Promise<void> {
+    const through = this.#unsynced.at(-1)?.record.tsn;
+    while (through !== undefined && this.#syncing && (this.#unsynced[0]?.record.tsn ?? Infinity) <= through) await this.#syncLoop;
+  }
+
   /** Fail-stop from outside (DB-5): queued and later commits reject with `err`. */
   stop(err: TxtDbError): void {
     this.#failure ??= err;
     for (const q of this.#queue.splice(0)) q.reject(err);
   }
 
-  async submit(commit: PendingCommit): Promise<number> {
-    while (this.#queue.length >= queueCommitsMax) await new Promise<void>((r) => this.#roomWaiters.push(r));
-    if (this.#failure !== null) throw this.#stoppedError();
-    const tsn = new Promise<number>((resolve, reject) => this.#queue.push({ commit, resolve, reject }));
-    if (!this.#running) {
-      this.#running = true;
-      this.#flushing = this.#flushLoop();
-    }
-    return tsn;
-  }
-
-  /** Resolves when every queued commit has been flushed (for close()). */
-  async drain(): Promise<void> {
-    while (this.#running) await this.#flushing;
-  }
-
-  async #flushLoop(): Promise<void> {
+  async #runAppendLoop(): Promise<void> {
     try {
-      while (this.#queue.length > 0) {
+      while (this.#queue.length > 0 && this.#failure === null) {
         const batch = this.#takeBatch();
         try {
-          await this.#flushBatch(batch);
+          await this.#appendBatch(batch);
         } catch (err) {
           for (const q of batch) q.reject(err as Error); // settled ones ignore it
         }
       }
+      for (const q of this.#queue.splice(0)) q.reject(this.#stoppedError());
     } finally {
-      // In the same turn as the emptiness check: a submit() after it starts a new loop.
-      this.#running = false;
+      this.#appending = false; // in the same turn as the emptiness check
     }
   }
 
@@ -122,61 +146,108 @@ export class GroupCommit {
       if (n > 0 && bytes > batchBytesMax) break;
       n++;
     }
-    const batch = this.#queue.splice(0, n);
-    for (const wake of this.#roomWaiters.splice(0, n)) wake();
-    return batch;
+    return this.#queue.splice(0, n);
   }
 
-  async #flushBatch(batch: Queued[]): Promise<void> {
-    if (this.#failure !== null) {
-      for (const q of batch) q.reject(this.#stoppedError());
-      return;
-    }
-    const { store, log, lockFile, metrics } = this.#o;
+  /**
+   * Runs `fn` holding the writer lock. Every user in this process goes
+   * through here: the lock belongs to the lock file handle, so the kernel
+   * does not keep two of them apart — this chain does.
+   */
+  withWriterLock<T>(fn: () => Promise<T>): Promise<T> {
+    const { lockFile } = this.#o;
+    const run = this.#writerChain.then(async () => {
+      await lockFile.lock(lockWriterOffset, 1, "exclusive");
+      try {
+        return await fn();
+      } finally {
+        lockFile.unlock(lockWriterOffset, 1);
+      }
+    });
+    this.#writerChain = run.then(() => {}, () => {});
+    return run;
+  }
+
+  async #appendBatch(batch: Queued[]): Promise<void> {
+    const { store, log, metrics } = this.#o;
     const t0 = this.#o.now();
-    await lockFile.lock(lockWriterOffset, 1, "exclusive");
-    let accepted: Array<{ q: Queued; record: LogRecord }> = [];
-    try {
-      // GC-2: a single process has nothing to catch up on; several processes
-      // (issue 4) read the other writers' records here.
-      accepted = this.#validate(batch, store.lastTsn);
-      if (accepted.length === 0) return;
+    const appended = await this.withWriterLock(async (): Promise<Appended[] | null> => {
+      await this.#o.catchUp(); // GC-2
+      const accepted = this.#validate(batch, store.lastTsn);
+      if (accepted.length === 0) return null;
       try {
         await log.append(accepted.map(({ q, record }) => ({ tsn: record.tsn, opsText: q.commit.opsText })));
-        if (this.#o.durability === "sync") {
-          const s0 = this.#o.now();
-          await log.datasync();
-          metrics.datasyncs++;
-          metrics.record("datasync", (this.#o.now() - s0) * 1000);
-        }
       } catch (err) {
-        this.#failure = new TxtDbError(ErrorCode.IO, `a commit could not be made durable (${(err as Error).message}); ` +
-          "the database accepts no more writes until it is reopened, and these commits may or may not have been written", { cause: err });
-        // GC-5: cut the unacknowledged records out of the file, so not even a
-        // reopen in this process (reading the page cache) can serve them.
-        await log.discardLastAppend().catch(() => {});
-        for (const { q } of accepted) q.reject(this.#failure);
-        for (const q of this.#queue.splice(0)) q.reject(this.#stoppedError());
-        accepted = [];
-        return;
+        await this.#fail(err, accepted, true);
+        return null;
       }
-      for (const { record } of accepted) store.apply(record); // ST-1: durable first, then visible
-    } finally {
-      lockFile.unlock(lockWriterOffset, 1);
-    }
+      store.applyOwn(accepted.map((a) => a.record)); // ST-3
+      return accepted;
+    });
+    if (appended === null) return;
     metrics.batches++;
-    metrics.commits += accepted.length;
     metrics.record("batch", (this.#o.now() - t0) * 1000);
-    for (const { q, record } of accepted) q.resolve(record.tsn);
+    if (this.#o.durability === "relaxed") {
+      store.markDurable(appended.at(-1)!.record.tsn);
+      this.#acknowledge(appended);
+      return;
+    }
+    this.#unsynced.push(...appended);
+    if (!this.#syncing) {
+      this.#syncing = true;
+      this.#syncLoop = this.#runSyncLoop();
+    }
+  }
+
+  /** GC-1: one datasync at a time; each covers everything appended before it started. */
+  async #runSyncLoop(): Promise<void> {
+    try {
+      while (this.#unsynced.length > 0 && this.#failure === null) {
+        const covered = this.#unsynced.splice(0);
+        const s0 = this.#o.now();
+        try {
+          await this.#o.log.datasync();
+        } catch (err) {
+          await this.#fail(err, covered, false);
+          return;
+        }
+        this.#o.metrics.datasyncs++;
+        this.#o.metrics.record("datasync", (this.#o.now() - s0) * 1000);
+        this.#o.store.markDurable(covered.at(-1)!.record.tsn);
+        this.#acknowledge(covered);
+      }
+    } finally {
+      this.#syncing = false;
+    }
+  }
+
+  #acknowledge(appended: Appended[]): void {
+    this.#o.metrics.commits += appended.length;
+    for (const { q, record } of appended) q.resolve(record.tsn);
+    for (const wake of this.#roomWaiters.splice(0, appended.length)) wake();
     this.#o.afterBatch();
   }
 
-  /** GC-3: first-committer-wins, against applied commits and the batch so far. */
-  #validate(batch: Queued[], lastTsn: number): Array<{ q: Queued; record: LogRecord }> {
+  /** GC-5. `holdsWriterLock`: called from inside withWriterLock. */
+  async #fail(err: unknown, appended: Appended[], holdsWriterLock: boolean): Promise<void> {
+    this.#failure ??= new TxtDbError(ErrorCode.IO, `a commit could not be made durable (${(err as Error).message}); ` +
+      "the database accepts no more writes until it is reopened, and these commits may or may not have been written", { cause: err });
+    const pending = [...appended, ...this.#unsynced.splice(0)];
+    for (const { q } of pending) q.reject(this.#failure);
+    for (const q of this.#queue.splice(0)) q.reject(this.#stoppedError());
+    for (const wake of this.#roomWaiters.splice(0)) wake();
+    // Cut the unacknowledged records out of the file, if no other process
+    // appended after them, so not even a reopen in this process can serve them.
+    const discard = (): Promise<void> => this.#o.log.discardUnacknowledged(this.#o.durability);
+    await (holdsWriterLock ? discard() : this.withWriterLock(discard)).catch(() => {}); // best effort: the failure is reported already
+  }
+
+  /** GC-3: first-committer-wins, against applied records and the batch so far. */
+  #validate(batch: Queued[], lastTsn: number): Appended[] {
     const { store, metrics } = this.#o;
     const written = new Map<string, Set<string>>();
     const dropped = new Set<string>();
-    const accepted: Array<{ q: Queued; record: LogRecord }> = [];
+    const accepted: Appended[] = [];
     for (const q of batch) {
       const conflict = this.#conflictOf(q.commit, store, written, dropped);
       if (conflict !== null) {
@@ -220,4 +291,3 @@ export class GroupCommit {
     return new TxtDbError(ErrorCode.IO, `the database stopped accepting writes after an I/O error: ${this.#failure.message}. Close and reopen it.`, { cause: this.#failure });
   }
 }
-

@@ -1,31 +1,39 @@
 /**
- * The commit log: segments of record lines (src/engine/log_record.ts) in the
+ * The commit log: segments of lines (src/engine/log_record.ts) in the
  * database's `log/` folder, each named after the TSN of its first record:
  *
  *     log/0000000000000001.jsonl
  *     log/0000000000004711.jsonl
  *
- * - SEG-1  Appends go to the last segment only, under the writer lock; a new
- *          segment's name is made durable (syncDir) before anything in it is
- *          acknowledged.
+ * Every process on the database appends to the last segment, under the
+ * writer lock, and reads what the others appended ("catch-up").
+ *
+ * - SEG-1  Appends go to the last segment only, under the writer lock, after
+ *          catching up to its end. A new segment's name is durable (syncDir)
+ *          before anything in it is; the old segment then gets a `next`
+ *          marker and a datasync, so it is durable whole before the next one
+ *          holds anything, and readers follow the marker.
  * - SEG-2  Recovery reads every segment that may hold a record above the
  *          checkpoint TSN. A bad line (LOG-1) at offset o is corruption —
  *          TXTDB_CORRUPT with file and offset — if a later valid line attests
  *          it was durable: one in the same segment whose `durable` exceeds o,
- *          or any valid line in a later segment (a segment is synced whole
- *          before the next one starts). Otherwise it starts a torn tail: the
- *          lines of a batch whose datasync never completed, torn in any order
- *          by the power cut. The tail is cut off under the writer lock; nothing
- *          in it was acknowledged.
- * - SEG-3  A segment goes only when a checkpoint covers every record in it,
- *          and the last one only at close (the next append starts a new one).
+ *          or any valid line in a later segment. Otherwise it starts a torn
+ *          tail: the lines of a batch whose datasync never completed, torn in
+ *          any order by the power cut. The tail is cut off under the writer
+ *          lock; nothing in it was acknowledged.
+ * - SEG-3  A segment goes only when a checkpoint covers every record in it;
+ *          the last one only at close, when no other handle is open.
+ * - SEG-4  Catch-up reads complete lines only. Without the writer lock an
+ *          incomplete last line is a write in progress: it waits. Under the
+ *          writer lock it is what a killed writer left: it is cut off. A
+ *          complete bad line is never a write in progress: TXTDB_CORRUPT.
  */
 import { assert } from "../errors.ts";
 import type { FileHandle, FileIO } from "../io/file_io.ts";
 import { ensureDirDurable } from "../io/durable_dir.ts";
 import { joinPath } from "../io/path.ts";
 import { logDirName, segmentBytesMax } from "./_defaults.ts";
-import { BadLine, corruptLog, encodeBatch, parseLine, scanLines, type LogRecord } from "./log_record.ts";
+import { BadLine, corruptLog, encodeBatch, encodeMarker, parseLine, scanLines, type LogRecord, type ReadRecord } from "./log_record.ts";
 
 interface Segment {
   readonly firstTsn: number;
@@ -45,20 +53,34 @@ export interface Replay {
   tornTail: { path: string; offset: number; why: string } | null;
 }
 
+/** Where catch-up delivers what other processes wrote. */
+export interface LogSink {
+  /** A record, in log order; records already known are the sink's to skip. */
+  record(r: ReadRecord): void;
+  /** Another process checkpointed at `tsn`. */
+  checkpoint(tsn: number): Promise<void>;
+}
+
+/** Catch-up found the segment it needs gone (a checkpoint removed it): start over from the manifest. */
+export class LogResync extends Error {}
+
 export class CommitLog {
   readonly #io: FileIO;
   readonly #dir: string;
   #segments: Segment[] = [];
-  /** The last segment, open for appends; null until the first append. */
+  /** The last segment known to this process, where it reads and appends. */
   #active: FileHandle | null = null;
-  /** Bytes of the active segment known to hold valid records (SEG-1: we append here). */
-  #activeEnd = 0;
-  /** Bytes of the active segment covered by a completed datasync (SEG-2: what new lines attest). */
-  #activeDurable = 0;
-  /** Where the last batch was appended (GC-5: cut back to here if it fails). */
+  #activeSegment: Segment | null = null;
+  /** Bytes of the active segment read or written by this process (SEG-1, SEG-4). */
+  #end = 0;
+  /** Bytes of the active segment covered by a datasync of this process (what new lines attest). */
+  #durable = 0;
+  /** Where this process last appended a batch (GC-5: cut back to here if it fails). */
   #lastAppendAt = 0;
+  /** Whether lines of other processes were read past #durable (GC-5: then nothing is cut). */
+  #foreignAfterDurable = false;
   #rotateRequested = false;
-  /** Log bytes appended since the log was opened, for checkpoint scheduling. */
+  /** Log bytes appended by this process since it opened the log, for checkpoint scheduling. */
   bytesAppended = 0;
 
   constructor(io: FileIO, databaseDir: string) {
@@ -86,22 +108,26 @@ export class CommitLog {
     const records: LogRecord[] = [];
     let tornTail: Replay["tornTail"] = null;
     let expected = afterTsn + 1;
-    const needed = this.#segments.filter((s, i) => (this.#segments[i + 1]?.firstTsn ?? Infinity) > afterTsn + 1);
+    // The segments that may hold a record above afterTsn — and the one before
+    // them, whose `next` marker a crash in a rotation may have torn.
+    const first = this.#segments.findIndex((s, i) => (this.#segments[i + 1]?.firstTsn ?? Infinity) > afterTsn + 1);
+    const needed = first < 0 ? [] : this.#segments.slice(Math.max(0, first - 1));
     for (const segment of needed) {
       const bytes = await this.#io.readFile(segment.path);
       for (const line of scanLines(bytes)) {
         if (tornTail !== null) {
-          const attests = "record" in line && (tornTail.path !== segment.path || line.record.durable > tornTail.offset);
+          const attests = !("bad" in line) && (tornTail.path !== segment.path || durableOf(line) > tornTail.offset);
           if (attests) throw corruptLog(tornTail.path, tornTail.offset, tornTail.why);
           continue;
         }
         if ("bad" in line) {
           tornTail = { path: segment.path, offset: line.offset, why: line.bad };
           // A flipped newline can merge the bad line with the next ones: look
-          // for a valid record anywhere after it, not only at line starts.
+          // for a valid line anywhere after it, not only at line starts.
           if (attestedAfter(bytes, line.offset)) throw corruptLog(segment.path, line.offset, line.bad);
           continue;
         }
+        if (!("record" in line)) continue; // a marker
         const { record } = line;
         if (record.tsn <= afterTsn) continue;
         if (record.tsn !== expected) throw corruptLog(segment.path, line.offset, `TSN ${record.tsn} where ${expected} was expected`);
@@ -127,16 +153,92 @@ export class CommitLog {
     await this.#io.syncDir(this.#dir);
   }
 
-  /** After recovery: appends continue at the end of the last segment. */
-  async openForAppend(): Promise<void> {
-    const last = this.#segments.at(-1);
-    if (last === undefined) return;
-    this.#active = await this.#io.open(last.path);
-    this.#activeEnd = await this.#active.size();
+  /**
+   * After recovery, under the writer lock: reads and appends continue at the
+   * end of the last segment (a new database gets its first one, starting at
+   * `nextTsn`).
+   */
+  async openForAppend(nextTsn: number): Promise<void> {
+    let last = this.#segments.at(-1);
+    if (last === undefined) {
+      last = await this.#createSegment(nextTsn);
+    }
+    await this.#switchTo(last);
+    this.#end = await this.#active!.size();
     // After a process crash the tail may sit in the page cache only: make it
     // durable before any new line attests it (SEG-2).
-    await this.#active.datasync();
-    this.#activeDurable = this.#activeEnd;
+    await this.#active!.datasync();
+    this.#durable = this.#end;
+  }
+
+  /**
+   * SEG-4: delivers the lines other processes appended since this process
+   * last looked, following `next` markers. Throws LogResync when a segment
+   * it must read next is gone.
+   */
+  async catchUp(sink: LogSink, holdsWriterLock: boolean): Promise<void> {
+    for (;;) {
+      const active = this.#active!;
+      const size = await active.size();
+      if (size <= this.#end) return;
+      const bytes = await active.read(this.#end, size - this.#end);
+      let consumed = 0;
+      let next: number | null = null;
+      for (const line of scanLines(bytes)) {
+        if ("bad" in line) {
+          if (line.incomplete !== true) throw corruptLog(this.#activeSegment!.path, this.#end + line.offset, line.bad);
+          if (holdsWriterLock) await active.truncate(this.#end + line.offset); // a killed writer's partial batch
+          break;
+        }
+        consumed = line.end;
+        if ("record" in line) sink.record(line.record);
+        else if (line.marker.marker === "checkpoint") await sink.checkpoint(line.marker.tsn);
+        else {
+          next = line.marker.tsn;
+          break;
+        }
+      }
+      this.#end += consumed;
+      if (consumed > 0) this.#foreignAfterDurable = true;
+      if (next === null) return;
+      await this.#follow(next);
+    }
+  }
+
+  /** Moves to the segment a `next` marker names. */
+  async #follow(firstTsn: number): Promise<void> {
+    let segment = this.#segments.find((s) => s.firstTsn === firstTsn);
+    if (segment === undefined) {
+      segment = { firstTsn, path: joinPath(this.#dir, segmentName(firstTsn)) };
+      if ((await this.#io.stat(segment.path)) === undefined) throw new LogResync(`log segment ${segment.path} is gone`);
+      this.#segments.push(segment);
+      this.#segments.sort((a, b) => a.firstTsn - b.firstTsn);
+    }
+    await this.#switchTo(segment);
+    this.#end = 0;
+    this.#durable = 0;
+    this.#foreignAfterDurable = false;
+  }
+
+  /**
+   * After a resync: re-lists the segments and positions reading at the start
+   * of the one that holds `tsn + 1` (catch-up then skips what is known).
+   */
+  async repositionAfter(tsn: number): Promise<void> {
+    await this.open();
+    const segment = [...this.#segments].reverse().find((s) => s.firstTsn <= tsn + 1) ?? this.#segments[0];
+    if (segment === undefined) throw new LogResync("the log has no segments");
+    await this.#switchTo(segment);
+    this.#end = 0;
+    this.#durable = 0;
+  }
+
+  async #switchTo(segment: Segment): Promise<void> {
+    if (this.#activeSegment?.path === segment.path && this.#active !== null) return;
+    const handle = await this.#io.open(segment.path);
+    await this.#active?.close();
+    this.#active = handle;
+    this.#activeSegment = segment;
   }
 
   /** The next append starts a new segment (after a checkpoint made the current one removable). */
@@ -144,68 +246,80 @@ export class CommitLog {
     this.#rotateRequested = true;
   }
 
-  /** Appends a batch of records as one write; the caller holds the writer lock (SEG-1). */
+  /** Appends a batch of records as one write; the caller holds the writer lock and has caught up (SEG-1). */
   async append(records: ReadonlyArray<{ tsn: number; opsText: string }>): Promise<void> {
-    if (this.#active === null || this.#rotateRequested || this.#activeEnd >= segmentBytesMax) {
-      await this.#startSegment(records[0]!.tsn);
-    }
-    const bytes = encodeBatch(records, this.#activeDurable);
-    const active = this.#active!;
-    this.#lastAppendAt = this.#activeEnd;
-    await active.write(this.#activeEnd, bytes);
-    this.#activeEnd += bytes.length;
+    if (this.#rotateRequested || this.#end >= segmentBytesMax) await this.#rotate(records[0]!.tsn);
+    await this.#write(encodeBatch(records, this.#durable));
+  }
+
+  /** Tells the other processes that a checkpoint folded every TSN ≤ `tsn`; under the writer lock, caught up. */
+  async appendCheckpointMarker(tsn: number): Promise<void> {
+    await this.#write(encodeMarker("checkpoint", tsn, this.#durable));
+  }
+
+  async #write(bytes: Uint8Array): Promise<void> {
+    this.#lastAppendAt = this.#end;
+    await this.#active!.write(this.#end, bytes);
+    this.#end += bytes.length;
     this.bytesAppended += bytes.length;
   }
 
-  /** Makes every appended byte durable; nothing is appended meanwhile (the caller holds the writer lock). */
+  /** Makes every byte appended so far durable (other processes' too: it is one file). */
   async datasync(): Promise<void> {
-    assert(this.#active !== null, "datasync before any append");
-    const end = this.#activeEnd;
-    await this.#active.datasync();
-    this.#activeDurable = end;
+    const active = this.#active!;
+    const end = this.#end;
+    await active.datasync();
+    if (this.#active === active && end > this.#durable) {
+      this.#durable = end;
+      if (end === this.#end) this.#foreignAfterDurable = false;
+    }
   }
 
   /**
-   * After a failed append or datasync (GC-5): cuts the last batch out of the
-   * active segment (everything before it was acknowledged: durable under
-   * "sync", written under "relaxed"). The caller holds the writer lock.
+   * After a failed append or datasync (GC-5): cuts this process's
+   * unacknowledged lines out of the segment — back to what it made durable
+   * ("sync"), or to its last batch ("relaxed", where written means
+   * acknowledged) — unless another process's lines lie among them (then
+   * their fate is shared). The caller holds the writer lock.
    */
-  async discardLastAppend(): Promise<void> {
-    if (this.#active === null) return;
-    await this.#active.truncate(this.#lastAppendAt);
-    this.#activeEnd = this.#lastAppendAt;
+  async discardUnacknowledged(durability: "sync" | "relaxed"): Promise<void> {
+    const active = this.#active;
+    if (active === null || (await active.size()) !== this.#end) return;
+    const to = durability === "sync" ? this.#durable : this.#lastAppendAt;
+    if (durability === "sync" && this.#foreignAfterDurable) return;
+    await active.truncate(to);
+    this.#end = to;
   }
 
-  async #startSegment(firstTsn: number): Promise<void> {
+  /** SEG-1: a new segment at `firstTsn`, the old one closed by a `next` marker and synced whole. */
+  async #rotate(firstTsn: number): Promise<void> {
     this.#rotateRequested = false;
-    const last = this.#segments.at(-1);
-    if (last?.firstTsn === firstTsn) {
-      // The last segment starts at this very TSN: a cut torn tail left it empty.
-      this.#active ??= await this.#io.open(last.path);
-      this.#activeEnd = await this.#active.size();
-      this.#activeDurable = this.#activeEnd;
-      assert(this.#activeEnd === 0, `log segment ${last.path} should be empty before TSN ${firstTsn}`);
-      return;
-    }
-    const path = joinPath(this.#dir, segmentName(firstTsn));
-    // SEG-2: a segment is durable whole before the next one starts, even
-    // under durability "relaxed", so a later segment attests all of it.
-    if (this.#active !== null && this.#activeDurable < this.#activeEnd) await this.datasync();
-    await this.#active?.close();
-    this.#active = await this.#io.open(path, { create: true });
-    this.#activeEnd = await this.#active.size();
-    this.#activeDurable = 0;
-    assert(this.#activeEnd === 0, `a new log segment ${path} is not empty`);
-    this.#segments.push({ firstTsn, path });
-    await this.#io.syncDir(this.#dir); // SEG-1
+    if (this.#activeSegment?.firstTsn === firstTsn) return; // empty already: nothing to rotate away from
+    const segment = await this.#createSegment(firstTsn);
+    await this.#write(encodeMarker("next", firstTsn, this.#durable));
+    await this.#active!.datasync();
+    await this.#switchTo(segment);
+    this.#end = await this.#active!.size();
+    this.#durable = 0;
+    assert(this.#end === 0, `a new log segment ${segment.path} is not empty`);
   }
 
-  /** SEG-3: removes the segments whose records all have TSN ≤ `tsn`. */
+  async #createSegment(firstTsn: number): Promise<Segment> {
+    const segment = { firstTsn, path: joinPath(this.#dir, segmentName(firstTsn)) };
+    const f = await this.#io.open(segment.path, { create: true }); // a crashed rotation may have left it, empty
+    await f.close();
+    await this.#io.syncDir(this.#dir);
+    if (!this.#segments.some((s) => s.path === segment.path)) this.#segments.push(segment);
+    this.#segments.sort((a, b) => a.firstTsn - b.firstTsn);
+    return segment;
+  }
+
+  /** SEG-3: removes the segments whose records all have TSN ≤ `tsn`, never the one this process uses. */
   async removeThrough(tsn: number): Promise<number> {
     let removed = 0;
-    while (this.#segments.length > 1 && this.#segments[1]!.firstTsn <= tsn + 1) {
+    while (this.#segments.length > 1 && this.#segments[1]!.firstTsn <= tsn + 1 && this.#segments[0] !== this.#activeSegment) {
       const segment = this.#segments.shift()!;
-      await this.#io.unlink(segment.path);
+      await this.#io.unlink(segment.path).catch(() => {}); // another process may have removed it first
       removed++;
     }
     if (removed > 0) await this.#io.syncDir(this.#dir);
@@ -213,16 +327,17 @@ export class CommitLog {
   }
 
   /**
-   * At close, once a checkpoint covers every record: removes every segment,
-   * so the next open reads no log at all. The caller holds the writer lock.
+   * At close, when a checkpoint covers every record and no other handle is
+   * open: removes every segment, so the next open reads no log at all. The
+   * caller holds the writer lock.
    */
   async retire(): Promise<void> {
     await this.close();
-    for (const segment of this.#segments.splice(0)) await this.#io.unlink(segment.path);
+    for (const segment of this.#segments.splice(0)) await this.#io.unlink(segment.path).catch(() => {});
     await this.#io.syncDir(this.#dir);
   }
 
-  /** Every segment, for check(): path and the lines in it. */
+  /** Every segment, for check(). */
   segments(): readonly Segment[] {
     return this.#segments;
   }
@@ -230,15 +345,20 @@ export class CommitLog {
   async close(): Promise<void> {
     await this.#active?.close();
     this.#active = null;
+    this.#activeSegment = null;
   }
 }
 
-const recordStart = new TextEncoder().encode('{"tsn":');
+function durableOf(line: { record: ReadRecord } | { marker: { durable: number } }): number {
+  return "record" in line ? line.record.durable : line.marker.durable;
+}
 
-/** SEG-2: whether a valid record after `offset` in the segment attests that `offset` was durable. */
+const lineStart = new TextEncoder().encode('{"');
+
+/** SEG-2: whether a valid line after `offset` in the segment attests that `offset` was durable. */
 function attestedAfter(bytes: Uint8Array, offset: number): boolean {
-  for (let pos = bytes.indexOf(recordStart[0]!, offset + 1); pos >= 0; pos = bytes.indexOf(recordStart[0]!, pos + 1)) {
-    if (!recordStart.every((b, i) => bytes[pos + i] === b)) continue;
+  for (let pos = bytes.indexOf(lineStart[0]!, offset + 1); pos >= 0; pos = bytes.indexOf(lineStart[0]!, pos + 1)) {
+    if (bytes[pos + 1] !== lineStart[1]) continue;
     const nl = bytes.indexOf(0x0a, pos);
     if (nl < 0) return false;
     try {

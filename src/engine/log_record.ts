@@ -12,6 +12,11 @@
  * |         | appended: what a later line attests about the lines before it (SEG-2)   |
  * | crc     | CRC-32C, 8 hex digits, of the line's UTF-8 bytes before `,"crc":"`      |
  *
+ * Two marker lines carry no transaction; other processes follow them:
+ *
+ *     {"next":4711,"durable":65536,"crc":"…"}       this segment ends; the log goes on in 0000000000004711.jsonl
+ *     {"checkpoint":4700,"durable":1024,"crc":"…"}  a checkpoint folded every TSN ≤ 4700 into the page files
+ *
  * Keys and values are in their readable tagged JSON form (src/codec), so
  * `cat` or `jq` on a segment shows what each transaction did.
  *
@@ -39,6 +44,23 @@ export interface LogRecord {
 /** A record as read back: with the durable offset its line attests. */
 export interface ReadRecord extends LogRecord {
   readonly durable: number;
+}
+
+/** A marker line: the segment continues elsewhere, or a checkpoint happened. */
+export interface Marker {
+  readonly marker: "next" | "checkpoint";
+  readonly tsn: number;
+  readonly durable: number;
+}
+
+/** Encodes a marker line (LOG-1). */
+export function encodeMarker(marker: Marker["marker"], tsn: number, durable: number): Uint8Array {
+  const body = encoder.encode(`{"${marker}":${tsn},"durable":${durable}`);
+  const suffix = encoder.encode(`,"crc":"${crcHex(crc32c(body))}"}\n`);
+  const out = new Uint8Array(body.length + suffix.length);
+  out.set(body);
+  out.set(suffix, body.length);
+  return out;
 }
 
 const crcSuffixChars = ',"crc":"00000000"}'.length;
@@ -76,22 +98,28 @@ export function encodeBatch(records: ReadonlyArray<{ tsn: number; opsText: strin
 export class BadLine extends Error {}
 
 /** Parses one line (without its newline) of `file` at `offset`; throws BadLine when it is not valid (LOG-1). */
-export function parseLine(bytes: Uint8Array, start: number, end: number): ReadRecord {
+export function parseLine(bytes: Uint8Array, start: number, end: number): ReadRecord | Marker {
   if (end - start < crcSuffixChars + 8) throw new BadLine("too short");
   const crcAt = end - crcSuffixChars;
   const suffix = String.fromCharCode(...bytes.subarray(crcAt, end));
   const match = /^,"crc":"([0-9a-f]{8})"\}$/.exec(suffix);
   if (match === null) throw new BadLine("no checksum at the end of the line");
   if (crcHex(crc32c(bytes, start, crcAt)) !== match[1]) throw new BadLine("checksum mismatch");
-  let parsed: { tsn?: unknown; ops?: unknown; durable?: unknown };
+  let parsed: { tsn?: unknown; ops?: unknown; durable?: unknown; next?: unknown; checkpoint?: unknown };
   try {
     parsed = JSON.parse(decoder.decode(bytes.subarray(start, end))) as typeof parsed;
   } catch (err) {
     throw new BadLine(`not JSON: ${(err as Error).message}`);
   }
   const { tsn, ops, durable } = parsed;
+  if (typeof durable !== "number" || !Number.isSafeInteger(durable) || durable < 0) throw new BadLine("not a log line (durable)");
+  for (const marker of ["next", "checkpoint"] as const) {
+    const at = parsed[marker];
+    if (at === undefined) continue;
+    if (typeof at !== "number" || !Number.isSafeInteger(at) || at < 0) throw new BadLine(`bad ${marker} marker`);
+    return { marker, tsn: at, durable };
+  }
   if (typeof tsn !== "number" || !Number.isSafeInteger(tsn) || tsn < 1 || !Array.isArray(ops)) throw new BadLine("not a log record");
-  if (typeof durable !== "number" || !Number.isSafeInteger(durable) || durable < 0) throw new BadLine("not a log record (durable)");
   return { tsn, ops: ops.map(parseOp), durable };
 }
 
@@ -115,7 +143,8 @@ function parseOp(op: unknown): Op {
 /** One line found in a segment: a record, or why it is not one. */
 export type ScannedLine =
   | { readonly offset: number; readonly end: number; readonly record: ReadRecord }
-  | { readonly offset: number; readonly end: number; readonly bad: string };
+  | { readonly offset: number; readonly end: number; readonly marker: Marker }
+  | { readonly offset: number; readonly end: number; readonly bad: string; readonly incomplete?: true };
 
 /**
  * Splits a segment's bytes into lines. A last line without its newline is
@@ -127,11 +156,12 @@ export function scanLines(bytes: Uint8Array): ScannedLine[] {
   while (start < bytes.length) {
     const nl = bytes.indexOf(0x0a, start);
     if (nl < 0) {
-      out.push({ offset: start, end: bytes.length, bad: "incomplete line (no newline)" });
+      out.push({ offset: start, end: bytes.length, bad: "incomplete line (no newline)", incomplete: true });
       break;
     }
     try {
-      out.push({ offset: start, end: nl + 1, record: parseLine(bytes, start, nl) });
+      const line = parseLine(bytes, start, nl);
+      out.push("marker" in line ? { offset: start, end: nl + 1, marker: line } : { offset: start, end: nl + 1, record: line });
     } catch (err) {
       assert(err instanceof BadLine, `unexpected error parsing a log line: ${String(err)}`);
       out.push({ offset: start, end: nl + 1, bad: err.message });

@@ -3,12 +3,16 @@
  * cache) plus the in-memory versions of everything committed after it. It
  * answers reads at any snapshot S with checkpointTsn ≤ S ≤ lastTsn.
  *
- * - ST-1  Only durable commits are applied (after the datasync that covers
- *         them, or the append under "relaxed"), so a snapshot never sees a
- *         commit that could vanish in a process crash.
+ * - ST-1  A snapshot never includes this process's own commits that are not
+ *         durable yet: `visibleTsn` stops below the first of them. Commits
+ *         of other processes are visible once read from the log (they may
+ *         still be in their writer's datasync; if the machine loses power
+ *         then, the log loses them and everything after them together).
  * - ST-2  A read that raced a checkpoint (the page it needed was replaced
  *         under it) is retried against the new manifest, never reported as
  *         an edit.
+ * - ST-3  Versions are applied as records are appended (own) or read
+ *         (others'), in TSN order: validation sees every record, durable or not.
  */
 import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { Manifest, NamespaceFiles } from "./manifest.ts";
@@ -26,8 +30,14 @@ export class Store {
   manifest: Manifest;
   readonly pages: PageStore;
   readonly versions = new Map<string, NamespaceVersions>();
-  /** The newest applied TSN (ST-1). */
+  /** The newest applied TSN (ST-3). */
   lastTsn: number;
+  /** The newest TSN applied from another process's record. */
+  lastForeignTsn = 0;
+  /** ST-2: called when a page file no longer matches; true if the manifest moved on (then reads retry). */
+  onStalePage: () => Promise<boolean> = async () => false;
+  /** First TSN of each own batch that is appended but not yet durable, ascending (ST-1). */
+  readonly #pendingOwn: Array<{ first: number; last: number }> = [];
 
   constructor(manifest: Manifest, pages: PageStore) {
     this.manifest = manifest;
@@ -35,7 +45,12 @@ export class Store {
     this.lastTsn = manifest.checkpointTsn;
   }
 
-  /** Applies a durable record (ST-1). Records arrive in TSN order. */
+  /** ST-1: the newest TSN a new snapshot may include. */
+  get visibleTsn(): number {
+    return this.#pendingOwn.length === 0 ? this.lastTsn : this.#pendingOwn[0]!.first - 1;
+  }
+
+  /** Applies a record (ST-3). Records arrive in TSN order. */
   apply(record: LogRecord): void {
     assert(record.tsn === this.lastTsn + 1, `record ${record.tsn} applied after ${this.lastTsn}`);
     for (const op of record.ops) {
@@ -44,6 +59,48 @@ export class Store {
       else nsv.apply(op.enc, record.tsn, op.kind === "put" ? op.valueText : undefined);
     }
     this.lastTsn = record.tsn;
+  }
+
+  /** This process's batch, just appended: applied, invisible until durable (ST-1). */
+  applyOwn(records: readonly LogRecord[]): void {
+    for (const r of records) this.apply(r);
+    this.#pendingOwn.push({ first: records[0]!.tsn, last: records.at(-1)!.tsn });
+  }
+
+  /** Another process's record, read from the log; one already known (after a resync) is skipped. */
+  applyForeign(record: LogRecord): void {
+    if (record.tsn <= this.lastTsn) return;
+    this.apply(record);
+    this.lastForeignTsn = record.tsn;
+  }
+
+  /** Own batches up to `tsn` are durable now (ST-1). */
+  markDurable(tsn: number): void {
+    while (this.#pendingOwn.length > 0 && this.#pendingOwn[0]!.last <= tsn) this.#pendingOwn.shift();
+  }
+
+  /** The last TSN of own batches not yet durable, or 0. */
+  get pendingOwnThrough(): number {
+    return this.#pendingOwn.at(-1)?.last ?? 0;
+  }
+
+  /**
+   * Adopts a manifest another process's checkpoint installed. Its TSN must
+   * not exceed what this process has applied, unless `jump` (a resync with
+   * no local snapshot below it, P1): then the versions it covers are
+   * dropped and lastTsn moves up to it.
+   */
+  adopt(manifest: Manifest, jump: boolean): void {
+    const c = manifest.checkpointTsn;
+    if (c <= this.manifest.checkpointTsn) return;
+    assert(jump || c <= this.lastTsn, `adopting checkpoint ${c} beyond applied TSN ${this.lastTsn}`);
+    this.manifest = manifest;
+    this.pages.retain(manifest);
+    for (const [ns, nsv] of this.versions) {
+      nsv.prune(c);
+      if (nsv.size === 0 && nsv.lastWriteTsn <= c) this.versions.delete(ns);
+    }
+    if (c > this.lastTsn) this.lastTsn = c;
   }
 
   #versionsOf(ns: string): NamespaceVersions {
@@ -70,10 +127,10 @@ export class Store {
     if (files === undefined || files.pages.length === 0) return undefined;
     const index = pageIndexFor(files, enc);
     const page = this.pages.cached(files, index);
-    return page !== undefined ? pageValue(page, enc) : this.#getFromFile(ns, enc);
+    return page !== undefined ? pageValue(page, enc) : this.#getFromFile(ns, enc, snapshot);
   }
 
-  async #getFromFile(ns: string, enc: string): Promise<string | undefined> {
+  async #getFromFile(ns: string, enc: string, snapshot: number): Promise<string | undefined> {
     for (;;) {
       const manifest = this.manifest;
       const files = manifest.namespaces.get(ns);
@@ -81,14 +138,19 @@ export class Store {
       try {
         return pageValue(await this.pages.load(files, pageIndexFor(files, enc)), enc);
       } catch (err) {
-        if (!this.#racedCheckpoint(err, manifest)) throw err;
+        if (!(await this.#racedCheckpoint(err, manifest))) throw err;
+        // The versions may have been pruned into the new pages: ask them again.
+        const nsv = this.versions.get(ns);
+        const seen = nsv === undefined ? undecided : nsv.visible(enc, snapshot);
+        if (seen !== undecided) return seen;
       }
     }
   }
 
-  /** ST-2: an EDITED error while the manifest moved on means the file was replaced by a checkpoint. */
-  #racedCheckpoint(err: unknown, used: Manifest): boolean {
-    return err instanceof TxtDbError && err.code === ErrorCode.EDITED && this.manifest !== used;
+  /** ST-2: an EDITED error while the manifest moved on (here or in another process) means a checkpoint replaced the file. */
+  async #racedCheckpoint(err: unknown, used: Manifest): Promise<boolean> {
+    if (!(err instanceof TxtDbError && err.code === ErrorCode.EDITED)) return false;
+    return this.manifest !== used || (await this.onStalePage());
   }
 
   /** The last TSN that wrote the key (VER-3); 0 when only the page files know it. */
@@ -144,7 +206,7 @@ export class Store {
           try {
             page = await this.pages.load(files!, chunk.index);
           } catch (err) {
-            if (!this.#racedCheckpoint(err, manifest)) throw err;
+            if (!(await this.#racedCheckpoint(err, manifest))) throw err;
             continue restart;
           }
         }

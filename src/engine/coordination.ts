@@ -1,0 +1,170 @@
+/**
+ * The process protocol: how handles on one database — in one process or many,
+ * in Node, Deno or Bun — coordinate through byte-range locks in the lock file
+ * (the table of bytes is in _defaults.ts). Locks belong to a file handle, and
+ * a dead process's locks vanish with it: no heartbeats, no timeouts, no stale
+ * leases.
+ *
+ * - PP-1  Reader slot: every open handle holds one slot byte exclusively for
+ *         its life, so "is any other handle open?" is one lock test.
+ * - PP-2  Published snapshot: a handle with live transactions holds a shared
+ *         lock on byte (2^40 + S), S its oldest live snapshot TSN. A
+ *         checkpoint never folds past the lowest published S (VER-4 across
+ *         processes).
+ * - PP-3  Snapshot gate: begin() catches up and publishes its snapshot while
+ *         holding the gate shared; a checkpoint chooses its TSN holding it
+ *         exclusively. So a snapshot is either published before the choice
+ *         (and bounds it) or taken after it, from a log that already holds
+ *         every record the checkpoint can fold (and is at least its TSN).
+ * - PP-4  One checkpointer at a time, by the checkpoint lock; it is tried, not
+ *         waited for: a handle that finds it held leaves the work to the holder.
+ *
+ * Two handles on the lock file: `main` holds the slot, the writer lock, the
+ * gate in shared mode and the published snapshot; `aux` holds the checkpoint
+ * lock and the gate in exclusive mode. Locks of one handle never conflict
+ * with each other, so the checkpointer's exclusive gate must live on another
+ * handle than this process's own shared holders — then the kernel orders them.
+ */
+import { ErrorCode, TxtDbError, assert } from "../errors.ts";
+import type { FileHandle, FileIO } from "../io/file_io.ts";
+import { joinPath } from "../io/path.ts";
+import {
+  lockCheckpointOffset, lockFileName, lockSlotsMax, lockSlotsOffset, lockSnapshotGateOffset, lockSnapshotsOffset,
+} from "./_defaults.ts";
+
+export class Coordination {
+  readonly main: FileHandle;
+  readonly #aux: FileHandle;
+  readonly slot: number;
+  /** PP-3: how many begin() calls of this handle are inside the gate. */
+  #gateHolders = 0;
+  #gateOpening: Promise<void> | null = null;
+  /** PP-2: live snapshot TSN → how many transactions of this handle hold it. */
+  readonly #live = new Map<number, number>();
+  #published: number | null = null;
+
+  private constructor(main: FileHandle, aux: FileHandle, slot: number) {
+    this.main = main;
+    this.#aux = aux;
+    this.slot = slot;
+  }
+
+  /** Opens the lock file twice and takes a reader slot (PP-1). */
+  static async open(io: FileIO, dir: string): Promise<Coordination> {
+    const path = joinPath(dir, lockFileName);
+    const main = await io.open(path, { create: true });
+    let aux: FileHandle | null = null;
+    try {
+      aux = await io.open(path);
+      for (let i = 0; i < lockSlotsMax; i++) {
+        if (main.tryLock(lockSlotsOffset + i, 1, "exclusive")) return new Coordination(main, aux, i);
+      }
+      throw new TxtDbError(ErrorCode.LOCKED, `the database in '${dir}' has ${lockSlotsMax} open handles already; close some first`, { file: path });
+    } catch (err) {
+      await aux?.close();
+      await main.close();
+      throw err;
+    }
+  }
+
+  /** PP-3, reader side: holds the gate shared until leaveGate(). */
+  async enterGate(): Promise<void> {
+    this.#gateHolders++;
+    if (this.#gateHolders === 1) {
+      if (!this.main.tryLock(lockSnapshotGateOffset, 1, "shared")) {
+        this.#gateOpening = this.main.lock(lockSnapshotGateOffset, 1, "shared");
+      }
+    }
+    if (this.#gateOpening !== null) {
+      try {
+        await this.#gateOpening;
+      } catch (err) {
+        this.leaveGate();
+        throw err;
+      } finally {
+        this.#gateOpening = null;
+      }
+    }
+  }
+
+  leaveGate(): void {
+    assert(this.#gateHolders > 0, "leaveGate without enterGate");
+    if (--this.#gateHolders === 0) this.main.unlock(lockSnapshotGateOffset, 1);
+  }
+
+  /** PP-2: a transaction of this handle took `snapshot`. */
+  publish(snapshot: number): void {
+    this.#live.set(snapshot, (this.#live.get(snapshot) ?? 0) + 1);
+    if (this.#published === null || snapshot < this.#published) this.#republish(snapshot);
+  }
+
+  /** PP-2: a transaction with `snapshot` ended. */
+  unpublish(snapshot: number): void {
+    const n = this.#live.get(snapshot);
+    assert(n !== undefined && n > 0, `unpublish of an unpublished snapshot ${snapshot}`);
+    if (n > 1) return void this.#live.set(snapshot, n - 1);
+    this.#live.delete(snapshot);
+    if (snapshot !== this.#published) return;
+    this.#republish(this.#live.size === 0 ? null : Math.min(...this.#live.keys()));
+  }
+
+  /** This handle's oldest live snapshot, or null. */
+  get oldestLocal(): number | null {
+    return this.#published;
+  }
+
+  #republish(snapshot: number | null): void {
+    const old = this.#published;
+    if (snapshot !== null) {
+      const granted = this.main.tryLock(lockSnapshotsOffset + snapshot, 1, "shared");
+      assert(granted, "a shared lock on a snapshot byte can only conflict with an exclusive one, and nobody takes those");
+    }
+    if (old !== null && old !== snapshot) this.main.unlock(lockSnapshotsOffset + old, 1);
+    this.#published = snapshot;
+  }
+
+  /** PP-4: whether this handle became the checkpointer. */
+  tryCheckpointLock(): boolean {
+    return this.#aux.tryLock(lockCheckpointOffset, 1, "exclusive");
+  }
+
+  releaseCheckpointLock(): void {
+    this.#aux.unlock(lockCheckpointOffset, 1);
+  }
+
+  /** PP-3, checkpointer side: no begin() is between catching up and publishing while this is held. */
+  async closeGate(): Promise<void> {
+    await this.#aux.lock(lockSnapshotGateOffset, 1, "exclusive");
+  }
+
+  openGate(): void {
+    this.#aux.unlock(lockSnapshotGateOffset, 1);
+  }
+
+  /**
+   * PP-2: the lowest snapshot TSN ≤ upTo that any handle (this one included)
+   * publishes, or Infinity. A binary search over lock tests: ~log2(upTo) calls.
+   */
+  oldestPublished(upTo: number): number {
+    const busy = (from: number, to: number): boolean => this.#aux.testLock(lockSnapshotsOffset + from, to - from + 1, "exclusive") !== null;
+    if (upTo < 0 || !busy(0, upTo)) return Infinity;
+    let lo = 0;
+    let hi = upTo;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (busy(lo, mid)) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  /** PP-1: whether another handle (any process) has the database open. */
+  othersOpen(): boolean {
+    return this.main.testLock(lockSlotsOffset, lockSlotsMax, "exclusive") !== null;
+  }
+
+  async close(): Promise<void> {
+    await this.#aux.close();
+    await this.main.close();
+  }
+}
