@@ -22,6 +22,9 @@ export const checkpointLogBytesDefault = 16 << 20;
 /** A page is split in two when its file would exceed this size; a one-row change rewrites one page of at most this size. */
 export const pageBytesMax = 64 << 10;
 
+/** A read that finds a page replaced waits at most this long for the checkpoint replacing it to install its manifest. */
+export const checkpointWaitMsMax = 30_000;
+
 /** db.transaction() retries on conflict at most this many times when not told otherwise. */
 export const transactionRetriesDefault = 10;
 /** Retry backoff: the first wait, the ceiling, both in milliseconds; each wait is uniformly jittered in [0, bound). */

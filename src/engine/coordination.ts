@@ -128,6 +128,11 @@ export class Coordination {
     return this.#aux.tryLock(lockCheckpointOffset, 1, "exclusive");
   }
 
+  /** Whether some handle (this process's checkpointer included) holds the checkpoint lock. */
+  checkpointInProgress(): boolean {
+    return this.main.testLock(lockCheckpointOffset, 1, "exclusive") !== null;
+  }
+
   releaseCheckpointLock(): void {
     this.#aux.unlock(lockCheckpointOffset, 1);
   }

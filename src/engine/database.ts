@@ -34,7 +34,7 @@ import type { FileHandle, FileIO, DirectoryClaim } from "../io/file_io.ts";
 import { ensureDirDurable } from "../io/durable_dir.ts";
 import { joinPath } from "../io/path.ts";
 import {
-  checkpointLogBytesDefault, lockWriterOffset, manifestFileName, manifestNextFileName, pagesDirName, retryBackoffFirstMs,
+  checkpointLogBytesDefault, checkpointWaitMsMax, lockWriterOffset, manifestFileName, manifestNextFileName, pagesDirName, retryBackoffFirstMs,
   retryBackoffMaxMs, tempSuffix, transactionRetriesDefault,
 } from "./_defaults.ts";
 import { checkpoint, CheckpointIncomplete } from "./checkpoint.ts";
@@ -178,6 +178,9 @@ export class Database implements AsyncDisposable {
     this.#checkUsable(this.#state !== "open");
     const readOnly = options.readOnly === true;
     const isolation = options.isolation ?? this.#o.isolation;
+    if (isolation !== "snapshot" && isolation !== "serializable") {
+      throw new TxtDbError(ErrorCode.INVALID_ARGUMENT, `isolation must be "snapshot" or "serializable", got ${JSON.stringify(isolation)}`);
+    }
     const coord = this.#coord;
     await coord.enterGate(); // PP-3
     try {
@@ -240,12 +243,44 @@ export class Database implements AsyncDisposable {
     await this.#log.repositionAfter(this.#store.lastTsn);
   }
 
-  /** ST-2: a page file changed under this handle; catch up, adopt the newest checkpoint; true if anything moved. */
+  /**
+   * ST-2: a page file no longer matches this handle's manifest. If a
+   * checkpoint moved on, adopt it (waiting while one is between renaming its
+   * pages and installing its manifest; finishing one whose checkpointer
+   * died). True if the manifest moved: the read is then retried. False: the
+   * file was edited by someone else (contract 16).
+   */
   async #refresh(): Promise<boolean> {
     const before = this.#store.manifest;
-    await this.#catchUp(false);
-    if (this.#store.manifest === before) await this.#adoptFromDisk(false);
-    return this.#store.manifest !== before;
+    for (let waitedMs = 0; ; waitedMs++) {
+      await this.#catchUp(false);
+      if (this.#store.manifest === before) await this.#adoptFromDisk(false);
+      if (this.#store.manifest !== before) return true;
+      if (this.#coord.checkpointInProgress()) {
+        if (waitedMs >= checkpointWaitMsMax) return false;
+        await this.#o.sleep(1);
+        continue;
+      }
+      if (!(await this.#finishAbandonedCheckpoint())) return false;
+    }
+  }
+
+  /** CP-3 while others are open: a checkpointer died after its intent was durable; complete it. */
+  async #finishAbandonedCheckpoint(): Promise<boolean> {
+    if (!this.#coord.tryCheckpointLock()) return false;
+    try {
+      const next = await readManifest(this.#o.io, this.dir, manifestNextFileName).catch(() => undefined);
+      if (next === undefined || next.checkpointTsn <= this.#store.manifest.checkpointTsn) return false;
+      await finishCheckpoint(this.#o.io, this.dir, next);
+      await this.#commits.withWriterLock(async () => {
+        await this.#catchUp(true);
+        await this.#log.appendCheckpointMarker(next.checkpointTsn);
+      });
+      await this.#adoptFromDisk(false);
+      return true;
+    } finally {
+      this.#coord.releaseCheckpointLock();
+    }
   }
 
   /**
@@ -279,7 +314,11 @@ export class Database implements AsyncDisposable {
   }
 
   /** One-operation transaction: the value of a key, or undefined. */
-  async get(ns: string, key: Key): Promise<unknown> {
+  get(ns: string, key: Key): Promise<unknown> {
+    return this.#track(this.#get(ns, key));
+  }
+
+  async #get(ns: string, key: Key): Promise<unknown> {
     const tx = await this.begin({ readOnly: true });
     try {
       return await tx.get(ns, key);
@@ -292,34 +331,47 @@ export class Database implements AsyncDisposable {
     return this.#track(this.#put(ns, key, value));
   }
 
-  async #put(ns: string, key: Key, value: unknown): Promise<CommitResult> {
-    const tx = await this.begin();
-    try {
-      await tx.put(ns, key, value);
-    } catch (err) {
-      await tx.rollback();
-      throw err;
+  #put(ns: string, key: Key, value: unknown): Promise<CommitResult> {
+    return this.#blindWrite((tx) => tx.put(ns, key, value));
+  }
+
+  /**
+   * A write that reads nothing (put, delete, drop): it conflicts only with a
+   * concurrent write of the same key, so it is simply retried — the last
+   * writer wins, as a caller of a one-operation shortcut expects.
+   */
+  async #blindWrite(write: (tx: Transaction) => Promise<void>): Promise<CommitResult> {
+    for (let attempt = 0; ; attempt++) {
+      const tx = await this.begin();
+      try {
+        await write(tx);
+      } catch (err) {
+        await tx.rollback();
+        throw err;
+      }
+      try {
+        return await tx.commit();
+      } catch (err) {
+        if (!(err instanceof ConflictError) || attempt >= transactionRetriesDefault) throw err;
+      }
+      await this.#o.sleep(this.#o.random() * Math.min(retryBackoffMaxMs, retryBackoffFirstMs * 2 ** attempt));
     }
-    return tx.commit();
   }
 
   delete(ns: string, key: Key): Promise<CommitResult> {
     return this.#track(this.#delete(ns, key));
   }
 
-  async #delete(ns: string, key: Key): Promise<CommitResult> {
-    const tx = await this.begin();
-    try {
-      await tx.delete(ns, key);
-    } catch (err) {
-      await tx.rollback();
-      throw err;
-    }
-    return tx.commit();
+  #delete(ns: string, key: Key): Promise<CommitResult> {
+    return this.#blindWrite((tx) => tx.delete(ns, key));
   }
 
   /** Namespaces that hold at least one key now, sorted. */
-  async namespaces(): Promise<string[]> {
+  namespaces(): Promise<string[]> {
+    return this.#track(this.#namespaces());
+  }
+
+  async #namespaces(): Promise<string[]> {
     const tx = await this.begin({ readOnly: true });
     try {
       const names: string[] = [];
@@ -333,18 +385,24 @@ export class Database implements AsyncDisposable {
   }
 
   /** Removes every key of a namespace, as one transaction. */
-  async dropNamespace(ns: string): Promise<CommitResult> {
+  dropNamespace(ns: string): Promise<CommitResult> {
+    return this.#track(this.#dropNamespace(ns));
+  }
+
+  async #dropNamespace(ns: string): Promise<CommitResult> {
     validateNamespace(ns);
-    const tx = await this.begin();
-    await tx.dropNamespace(ns);
-    return tx.commit();
+    return this.#blindWrite((tx) => tx.dropNamespace(ns));
   }
 
   /**
    * Moves every key of `from` to `to`, as one transaction (written to the log
    * as the rows of `to` and a drop of `from`). `to` must be empty: TXTDB_EXISTS.
    */
-  async renameNamespace(from: string, to: string): Promise<CommitResult> {
+  renameNamespace(from: string, to: string): Promise<CommitResult> {
+    return this.#track(this.#renameNamespace(from, to));
+  }
+
+  async #renameNamespace(from: string, to: string): Promise<CommitResult> {
     validateNamespace(from);
     validateNamespace(to);
     if (from === to) throw new TxtDbError(ErrorCode.INVALID_ARGUMENT, `cannot rename namespace '${from}' to itself`);
@@ -400,6 +458,16 @@ export class Database implements AsyncDisposable {
     try {
       holder = coord.tryCheckpointLock(); // PP-4: another handle checkpointing does the work
       if (!holder) return;
+      const abandoned = await readManifest(this.#o.io, this.dir, manifestNextFileName).catch(() => undefined);
+      if (abandoned !== undefined && abandoned.checkpointTsn > this.#store.manifest.checkpointTsn) {
+        // CP-3: a checkpointer died after its intent was durable; finish its work first.
+        await finishCheckpoint(this.#o.io, this.dir, abandoned);
+        await this.#commits.withWriterLock(async () => {
+          await this.#catchUp(true);
+          await this.#log.appendCheckpointMarker(abandoned.checkpointTsn);
+        });
+        await this.#adoptFromDisk(false);
+      }
       const c = await this.#chooseCheckpointTsn();
       if (c <= this.#store.manifest.checkpointTsn) return;
       const t0 = this.#o.now();
@@ -480,25 +548,59 @@ export class Database implements AsyncDisposable {
     };
   }
 
-  /** Full integrity check: every page against the manifest, every log record, key order. */
-  async check(): Promise<CheckResult> {
+  /**
+   * Full integrity check: every page against the manifest, every log record,
+   * key order. Holds the checkpoint lock, so no checkpoint (of any process)
+   * moves files under it.
+   */
+  check(): Promise<CheckResult> {
     this.#checkUsable(this.#state !== "open");
-    const problems: string[] = [];
-    const manifest = this.#store.manifest;
-    for (const [ns, files] of manifest.namespaces) {
-      for (let i = 0; i < files.pages.length; i++) {
-        try {
-          await this.#store.pages.read(files, i);
-        } catch (err) {
-          problems.push(`namespace '${ns}': ${(err as Error).message}`);
+    return this.#track(this.#check());
+  }
+
+  async #check(): Promise<CheckResult> {
+    for (let waitedMs = 0; !this.#coord.tryCheckpointLock(); waitedMs++) {
+      if (waitedMs >= checkpointWaitMsMax) throw new TxtDbError(ErrorCode.LOCKED, "check() waited 30 s for a checkpoint to finish; try again");
+      await this.#o.sleep(1);
+    }
+    try {
+      await this.#catchUp(false);
+      if (this.#store.manifest.checkpointTsn < ((await readManifest(this.#o.io, this.dir))?.checkpointTsn ?? 0)) await this.#adoptFromDisk(false);
+      const problems: string[] = [];
+      for (const [ns, files] of this.#store.manifest.namespaces) {
+        for (let i = 0; i < files.pages.length; i++) {
+          try {
+            await this.#store.pages.read(files, i);
+          } catch (err) {
+            problems.push(`namespace '${ns}': ${(err as Error).message}`);
+          }
         }
       }
+      problems.push(...(await this.#checkLog()));
+      return { ok: problems.length === 0, problems };
+    } finally {
+      this.#coord.releaseCheckpointLock();
     }
+  }
+
+  /** Every line of every segment: checksums, TSN order. */
+  async #checkLog(): Promise<string[]> {
+    const problems: string[] = [];
+    const log = new CommitLog(this.#o.io, this.dir);
+    await log.open(); // the segments as they are now, not as this handle last saw them
     let expected = 0;
-    for (const segment of this.#log.segments()) {
-      const bytes = await this.#o.io.readFile(segment.path);
+    for (const segment of log.segments()) {
+      let bytes: Uint8Array;
+      try {
+        bytes = await this.#o.io.readFile(segment.path);
+      } catch (err) {
+        if (err instanceof TxtDbError && err.code === ErrorCode.NOT_FOUND) continue; // removed by a checkpoint just now
+        throw err;
+      }
+      const last = segment === log.segments().at(-1);
       for (const line of scanLines(bytes)) {
         if ("bad" in line) {
+          if (last && line.incomplete === true) continue; // another process appending right now
           problems.push(`log '${segment.path}' at byte ${line.offset}: ${line.bad}`);
           continue;
         }
@@ -507,7 +609,7 @@ export class Database implements AsyncDisposable {
         expected = line.record.tsn + 1;
       }
     }
-    return { ok: problems.length === 0, problems };
+    return problems;
   }
 
   /** DB-2. */
@@ -600,7 +702,8 @@ async function recoverManifest(io: FileIO, dir: string, o: EngineOptions, noChec
     let next: Manifest | null = null;
     try {
       next = decodeManifest(new TextDecoder().decode(await io.readFile(nextPath)), nextPath);
-    } catch {
+    } catch (err) {
+      if (!(err instanceof TxtDbError && err.code === ErrorCode.CORRUPT)) throw err; // an I/O error is not a torn intent
       next = null; // torn: the checkpoint's intent never became durable (CP-3)
     }
     if (next === null) {

@@ -119,6 +119,7 @@ export class GroupCommit {
   stop(err: TxtDbError): void {
     this.#failure ??= err;
     for (const q of this.#queue.splice(0)) q.reject(err);
+    this.#wakeRoom();
   }
 
   async #runAppendLoop(): Promise<void> {
@@ -146,7 +147,14 @@ export class GroupCommit {
       if (n > 0 && bytes > batchBytesMax) break;
       n++;
     }
-    return this.#queue.splice(0, n);
+    const batch = this.#queue.splice(0, n);
+    this.#wakeRoom();
+    return batch;
+  }
+
+  /** GC-4: whoever waits for room checks again (submit() loops on the bound). */
+  #wakeRoom(): void {
+    for (const wake of this.#roomWaiters.splice(0)) wake();
   }
 
   /**
@@ -172,12 +180,17 @@ export class GroupCommit {
     const { store, log, metrics } = this.#o;
     const t0 = this.#o.now();
     const appended = await this.withWriterLock(async (): Promise<Appended[] | null> => {
+      if (this.#failure !== null) {
+        for (const q of batch) q.reject(this.#stoppedError());
+        return null;
+      }
       await this.#o.catchUp(); // GC-2
       const accepted = this.#validate(batch, store.lastTsn);
       if (accepted.length === 0) return null;
       try {
         await log.append(accepted.map(({ q, record }) => ({ tsn: record.tsn, opsText: q.commit.opsText })));
       } catch (err) {
+        store.applyOwn(accepted.map((a) => a.record)); // what the file may hold; #fail decides its fate
         await this.#fail(err, accepted, true);
         return null;
       }
@@ -211,6 +224,11 @@ export class GroupCommit {
           await this.#fail(err, covered, false);
           return;
         }
+        if (this.#failure !== null) {
+          // Another batch failed meanwhile: #fail settled these too; never acknowledge after a failure.
+          for (const { q } of covered) q.reject(this.#failure);
+          return;
+        }
         this.#o.metrics.datasyncs++;
         this.#o.metrics.record("datasync", (this.#o.now() - s0) * 1000);
         this.#o.store.markDurable(covered.at(-1)!.record.tsn);
@@ -218,13 +236,14 @@ export class GroupCommit {
       }
     } finally {
       this.#syncing = false;
+      if (this.#failure !== null) for (const { q } of this.#unsynced.splice(0)) q.reject(this.#failure);
     }
   }
 
   #acknowledge(appended: Appended[]): void {
     this.#o.metrics.commits += appended.length;
     for (const { q, record } of appended) q.resolve(record.tsn);
-    for (const wake of this.#roomWaiters.splice(0, appended.length)) wake();
+    this.#wakeRoom();
     this.#o.afterBatch();
   }
 
@@ -232,14 +251,20 @@ export class GroupCommit {
   async #fail(err: unknown, appended: Appended[], holdsWriterLock: boolean): Promise<void> {
     this.#failure ??= new TxtDbError(ErrorCode.IO, `a commit could not be made durable (${(err as Error).message}); ` +
       "the database accepts no more writes until it is reopened, and these commits may or may not have been written", { cause: err });
-    const pending = [...appended, ...this.#unsynced.splice(0)];
-    for (const { q } of pending) q.reject(this.#failure);
+    for (const { q } of [...appended, ...this.#unsynced.splice(0)]) q.reject(this.#failure);
     for (const q of this.#queue.splice(0)) q.reject(this.#stoppedError());
-    for (const wake of this.#roomWaiters.splice(0)) wake();
-    // Cut the unacknowledged records out of the file, if no other process
-    // appended after them, so not even a reopen in this process can serve them.
-    const discard = (): Promise<void> => this.#o.log.discardUnacknowledged(this.#o.durability);
-    await (holdsWriterLock ? discard() : this.withWriterLock(discard)).catch(() => {}); // best effort: the failure is reported already
+    this.#wakeRoom();
+    // Cut the unacknowledged records out of the file, unless another process
+    // appended after them — then they are in everyone's log and visible here
+    // too (their fate is the file's) — so not even a reopen in this process
+    // can serve a record that may not be durable.
+    const { log, store } = this.#o;
+    const settle = async (): Promise<void> => {
+      const cut = await log.discardUnacknowledged(this.#o.durability, holdsWriterLock).catch(() => false);
+      if (cut) store.rollbackPendingOwn();
+      else store.markDurable(store.pendingOwnThrough);
+    };
+    await (holdsWriterLock ? settle() : this.withWriterLock(settle)).catch(() => {}); // best effort: the failure is reported already
   }
 
   /** GC-3: first-committer-wins, against applied records and the batch so far. */

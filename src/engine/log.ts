@@ -269,9 +269,11 @@ export class CommitLog {
     const active = this.#active!;
     const end = this.#end;
     await active.datasync();
-    if (this.#active === active && end > this.#durable) {
-      this.#durable = end;
-      if (end === this.#end) this.#foreignAfterDurable = false;
+    // The file may have been cut meanwhile (GC-5): never claim more than it holds.
+    const covered = Math.min(end, this.#end);
+    if (this.#active === active && covered > this.#durable) {
+      this.#durable = covered;
+      if (covered === this.#end) this.#foreignAfterDurable = false;
     }
   }
 
@@ -280,15 +282,22 @@ export class CommitLog {
    * unacknowledged lines out of the segment — back to what it made durable
    * ("sync"), or to its last batch ("relaxed", where written means
    * acknowledged) — unless another process's lines lie among them (then
-   * their fate is shared). The caller holds the writer lock.
+   * their fate is shared). The caller holds the writer lock. Returns
+   * whether it cut.
    */
-  async discardUnacknowledged(durability: "sync" | "relaxed"): Promise<void> {
+  async discardUnacknowledged(durability: "sync" | "relaxed", afterOwnFailedWrite: boolean): Promise<boolean> {
     const active = this.#active;
-    if (active === null || (await active.size()) !== this.#end) return;
+    if (active === null) return false;
+    // Bytes past #end are this process's partial write right after it failed
+    // (still under the lock); at any other time they are another process's.
+    const size = await active.size();
+    if (size < this.#end || (size > this.#end && !afterOwnFailedWrite)) return false;
+    if (durability === "sync" && this.#foreignAfterDurable) return false;
     const to = durability === "sync" ? this.#durable : this.#lastAppendAt;
-    if (durability === "sync" && this.#foreignAfterDurable) return;
     await active.truncate(to);
     this.#end = to;
+    this.#lastAppendAt = Math.min(this.#lastAppendAt, to);
+    return true;
   }
 
   /** SEG-1: a new segment at `firstTsn`, the old one closed by a `next` marker and synced whole. */

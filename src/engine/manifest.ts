@@ -71,7 +71,7 @@ export function emptyManifest(format: PageFormatName): Manifest {
 }
 
 export function encodeManifest(m: Manifest): string {
-  const namespaces: Record<string, unknown> = {};
+  const namespaces: Record<string, unknown> = Object.create(null) as Record<string, unknown>; // "__proto__" is a valid name
   for (const [name, ns] of [...m.namespaces].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     namespaces[name] = { dir: ns.dir, pages: ns.pages.map(({ file, first, entries, bytes, crc }) => ({ file, first, entries, bytes, crc })) };
   }

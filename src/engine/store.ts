@@ -79,6 +79,16 @@ export class Store {
     while (this.#pendingOwn.length > 0 && this.#pendingOwn[0]!.last <= tsn) this.#pendingOwn.shift();
   }
 
+  /** GC-5: forgets this handle's records that never became durable (they were cut from the log). */
+  rollbackPendingOwn(): void {
+    const first = this.#pendingOwn[0]?.first;
+    if (first === undefined) return;
+    assert(first > this.lastForeignTsn, "own records to roll back lie below another process's records");
+    for (const nsv of this.versions.values()) nsv.truncateFrom(first);
+    this.lastTsn = first - 1;
+    this.#pendingOwn.length = 0;
+  }
+
   /** The last TSN of own batches not yet durable, or 0. */
   get pendingOwnThrough(): number {
     return this.#pendingOwn.at(-1)?.last ?? 0;

@@ -299,7 +299,7 @@ export class Transaction {
   }
 
   #checkActive(): void {
-    this.#host.check();
+    if (this.#state === "active") this.#host.check(); // contract 1: an ended transaction says so first
     if (this.#state !== "active") {
       throw new TxtDbError(ErrorCode.TX_CLOSED, `the transaction (snapshot ${this.snapshotTsn}) has ended with commit() or rollback(); begin a new one`);
     }

@@ -131,6 +131,19 @@ export class NamespaceVersions {
     }
   }
 
+  /** Removes every version and drop with TSN ≥ `tsn` (records that were cut from the log). */
+  truncateFrom(tsn: number): void {
+    for (const [enc, chain] of this.#chains) {
+      const keep = chain.filter((v) => v.tsn < tsn);
+      if (keep.length === chain.length) continue;
+      if (keep.length === 0) this.#chains.delete(enc);
+      else this.#chains.set(enc, keep);
+    }
+    this.#drops = this.#drops.filter((d) => d < tsn);
+    this.#sorted = this.sortedKeys().filter((k) => this.#chains.has(k));
+    this.lastWriteTsn = Math.max(0, ...[...this.#chains.values()].map((c) => c.at(-1)!.tsn), ...this.#drops);
+  }
+
   /** Whether anything here is at or below C (a checkpoint at C has work to do). */
   hasVersionsThrough(c: number): boolean {
     if (this.#drops.length > 0 && this.#drops[0]! <= c) return true;
