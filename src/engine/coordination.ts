@@ -18,6 +18,12 @@
  *         every record the checkpoint can fold (and is at least its TSN).
  * - PP-4  One checkpointer at a time, by the checkpoint lock; it is tried, not
  *         waited for: a handle that finds it held leaves the work to the holder.
+ * - PP-5  Group commit across processes: a handle that needs its records
+ *         durable takes the sync lock; if a published durable TSN already
+ *         covers them it is done, else it datasyncs the log and publishes the
+ *         newest TSN that datasync covered. While one process waits for the
+ *         disk, the others queue on the sync lock and most find themselves
+ *         covered when they get it: one datasync serves all of them.
  *
  * Two handles on the lock file: `main` holds the slot, the writer lock, the
  * gate in shared mode and the published snapshot; `aux` holds the checkpoint
@@ -29,7 +35,8 @@ import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { FileHandle, FileIO } from "../io/file_io.ts";
 import { joinPath } from "../io/path.ts";
 import {
-  lockCheckpointOffset, lockFileName, lockSlotsMax, lockSlotsOffset, lockSnapshotGateOffset, lockSnapshotsOffset,
+  lockCheckpointOffset, lockDurableOffset, lockFileName, lockSlotsMax, lockSlotsOffset, lockSnapshotGateOffset,
+  lockSnapshotsOffset, lockSyncOffset,
 } from "./_defaults.ts";
 
 export class Coordination {
@@ -42,6 +49,8 @@ export class Coordination {
   /** PP-2: live snapshot TSN → how many transactions of this handle hold it. */
   readonly #live = new Map<number, number>();
   #published: number | null = null;
+  /** PP-5: the durable TSN this handle publishes, or null. */
+  #durablePublished: number | null = null;
 
   private constructor(main: FileHandle, aux: FileHandle, slot: number) {
     this.main = main;
@@ -161,6 +170,31 @@ export class Coordination {
       else lo = mid + 1;
     }
     return lo;
+  }
+
+  /** PP-5: waits for the sync lock (off the JS thread). */
+  async lockSync(): Promise<void> {
+    if (!this.main.tryLock(lockSyncOffset, 1, "exclusive")) await this.main.lock(lockSyncOffset, 1, "exclusive");
+  }
+
+  unlockSync(): void {
+    this.main.unlock(lockSyncOffset, 1);
+  }
+
+  /** PP-5: whether some handle published that every record up to `tsn` (or later) is durable. */
+  durableAtLeast(tsn: number): boolean {
+    if (this.#durablePublished !== null && this.#durablePublished >= tsn) return true;
+    return this.#aux.testLock(lockDurableOffset + tsn, 0, "exclusive") !== null;
+  }
+
+  /** PP-5: publishes that every record up to `tsn` is durable. */
+  publishDurable(tsn: number): void {
+    const old = this.#durablePublished;
+    if (old !== null && old >= tsn) return;
+    const granted = this.main.tryLock(lockDurableOffset + tsn, 1, "shared");
+    assert(granted, "a shared lock on a durable-TSN byte can only conflict with an exclusive one, and nobody takes those");
+    if (old !== null) this.main.unlock(lockDurableOffset + old, 1);
+    this.#durablePublished = tsn;
   }
 
   /** PP-1: whether another handle (any process) has the database open. */

@@ -119,6 +119,7 @@ export class Database implements AsyncDisposable {
       store: this.#store, log: this.#log, lockFile: this.#coord.main, metrics: this.#metrics,
       durability: o.durability, now: o.now, afterBatch: () => this.#maybeCheckpoint(),
       catchUp: () => this.#catchUp(true),
+      syncThrough: (tsn: number) => this.#syncThrough(tsn),
     });
     this.#store.onStalePage = () => this.#refresh();
     this.#host = {
@@ -204,6 +205,22 @@ export class Database implements AsyncDisposable {
     if (snapshot === undefined) return;
     this.#live.delete(tx);
     this.#coord.unpublish(snapshot);
+  }
+
+  /** PP-5: every record up to `tsn` durable, by this handle's datasync or one another handle published. */
+  async #syncThrough(tsn: number): Promise<void> {
+    const coord = this.#coord;
+    await coord.lockSync();
+    try {
+      if (coord.durableAtLeast(tsn)) return;
+      await this.#catchUp(false); // then this datasync covers, and publishes, the others' records too
+      const covered = this.#store.lastTsn;
+      await this.#log.datasync();
+      this.#metrics.datasyncs++;
+      coord.publishDurable(covered);
+    } finally {
+      coord.unlockSync();
+    }
   }
 
   /**

@@ -64,6 +64,8 @@ export interface GroupCommitOptions {
   readonly now: () => number;
   /** GC-2: reads and applies the other processes' records; the caller holds the writer lock. */
   readonly catchUp: () => Promise<void>;
+  /** GC-1: makes every record up to the TSN durable, sharing datasyncs across processes (PP-5). */
+  readonly syncThrough: (tsn: number) => Promise<void>;
   /** Called after each batch becomes durable (checkpoint scheduling). */
   readonly afterBatch: () => void;
 }
@@ -219,7 +221,7 @@ export class GroupCommit {
         const covered = this.#unsynced.splice(0);
         const s0 = this.#o.now();
         try {
-          await this.#o.log.datasync();
+          await this.#o.syncThrough(covered.at(-1)!.record.tsn);
         } catch (err) {
           await this.#fail(err, covered, false);
           return;
@@ -229,7 +231,6 @@ export class GroupCommit {
           for (const { q } of covered) q.reject(this.#failure);
           return;
         }
-        this.#o.metrics.datasyncs++;
         this.#o.metrics.record("datasync", (this.#o.now() - s0) * 1000);
         this.#o.store.markDurable(covered.at(-1)!.record.tsn);
         this.#acknowledge(covered);

@@ -23,6 +23,8 @@
  *          lock; nothing in it was acknowledged.
  * - SEG-3  A segment goes only when a checkpoint covers every record in it;
  *          the last one only at close, when no other handle is open.
+ * - SEG-5  In one process, catch-up, appends and cuts run one at a time: each
+ *         moves the position this process reads and appends at.
  * - SEG-4  Catch-up reads complete lines only. Without the writer lock an
  *          incomplete last line is a write in progress: it waits. Under the
  *          writer lock it is what a killed writer left: it is cut off. A
@@ -82,6 +84,8 @@ export class CommitLog {
   #rotateRequested = false;
   /** Log bytes appended by this process since it opened the log, for checkpoint scheduling. */
   bytesAppended = 0;
+  /** SEG-5: reading and appending move #end; one of them at a time in this process. */
+  #chain: Promise<void> = Promise.resolve();
 
   constructor(io: FileIO, databaseDir: string) {
     this.#io = io;
@@ -176,7 +180,18 @@ export class CommitLog {
    * last looked, following `next` markers. Throws LogResync when a segment
    * it must read next is gone.
    */
-  async catchUp(sink: LogSink, holdsWriterLock: boolean): Promise<void> {
+  catchUp(sink: LogSink, holdsWriterLock: boolean): Promise<void> {
+    return this.#exclusive(() => this.#catchUp(sink, holdsWriterLock));
+  }
+
+  /** SEG-5. */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(fn);
+    this.#chain = run.then(() => {}, () => {});
+    return run;
+  }
+
+  async #catchUp(sink: LogSink, holdsWriterLock: boolean): Promise<void> {
     for (;;) {
       const active = this.#active!;
       const size = await active.size();
@@ -224,7 +239,11 @@ export class CommitLog {
    * After a resync: re-lists the segments and positions reading at the start
    * of the one that holds `tsn + 1` (catch-up then skips what is known).
    */
-  async repositionAfter(tsn: number): Promise<void> {
+  repositionAfter(tsn: number): Promise<void> {
+    return this.#exclusive(() => this.#repositionAfter(tsn));
+  }
+
+  async #repositionAfter(tsn: number): Promise<void> {
     await this.open();
     const segment = [...this.#segments].reverse().find((s) => s.firstTsn <= tsn + 1) ?? this.#segments[0];
     if (segment === undefined) throw new LogResync("the log has no segments");
@@ -247,14 +266,16 @@ export class CommitLog {
   }
 
   /** Appends a batch of records as one write; the caller holds the writer lock and has caught up (SEG-1). */
-  async append(records: ReadonlyArray<{ tsn: number; opsText: string }>): Promise<void> {
-    if (this.#rotateRequested || this.#end >= segmentBytesMax) await this.#rotate(records[0]!.tsn);
-    await this.#write(encodeBatch(records, this.#durable));
+  append(records: ReadonlyArray<{ tsn: number; opsText: string }>): Promise<void> {
+    return this.#exclusive(async () => {
+      if (this.#rotateRequested || this.#end >= segmentBytesMax) await this.#rotate(records[0]!.tsn);
+      await this.#write(encodeBatch(records, this.#durable));
+    });
   }
 
   /** Tells the other processes that a checkpoint folded every TSN ≤ `tsn`; under the writer lock, caught up. */
-  async appendCheckpointMarker(tsn: number): Promise<void> {
-    await this.#write(encodeMarker("checkpoint", tsn, this.#durable));
+  appendCheckpointMarker(tsn: number): Promise<void> {
+    return this.#exclusive(() => this.#write(encodeMarker("checkpoint", tsn, this.#durable)));
   }
 
   async #write(bytes: Uint8Array): Promise<void> {
@@ -285,7 +306,11 @@ export class CommitLog {
    * their fate is shared). The caller holds the writer lock. Returns
    * whether it cut.
    */
-  async discardUnacknowledged(durability: "sync" | "relaxed", afterOwnFailedWrite: boolean): Promise<boolean> {
+  discardUnacknowledged(durability: "sync" | "relaxed", afterOwnFailedWrite: boolean): Promise<boolean> {
+    return this.#exclusive(() => this.#discard(durability, afterOwnFailedWrite));
+  }
+
+  async #discard(durability: "sync" | "relaxed", afterOwnFailedWrite: boolean): Promise<boolean> {
     const active = this.#active;
     if (active === null) return false;
     // Bytes past #end are this process's partial write right after it failed
