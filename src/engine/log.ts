@@ -23,12 +23,12 @@
  *          lock; nothing in it was acknowledged.
  * - SEG-3  A segment goes only when a checkpoint covers every record in it;
  *          the last one only at close, when no other handle is open.
- * - SEG-5  In one process, catch-up, appends and cuts run one at a time: each
- *         moves the position this process reads and appends at.
  * - SEG-4  Catch-up reads complete lines only. Without the writer lock an
  *          incomplete last line is a write in progress: it waits. Under the
  *          writer lock it is what a killed writer left: it is cut off. A
  *          complete bad line is never a write in progress: TXTDB_CORRUPT.
+ * - SEG-5  In one process, catch-up, appends and cuts run one at a time: each
+ *          moves the position this process reads and appends at.
  */
 import { assert } from "../errors.ts";
 import type { FileHandle, FileIO } from "../io/file_io.ts";
