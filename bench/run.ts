@@ -15,6 +15,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const plan: Array<[script: string, variants: string[]]> = [
   ["io.bench.js", ["lock-pair", "lock-await", "raw-append-fdatasync", "raw-async-append-fdatasync", "adapter-append-datasync"]],
   ["engine.bench.js", ["raw-floor", "seq-put", "concurrent-put", "db-get", "tx-get", "bulk-load", "reopen"]],
+  ["multiprocess.bench.js", ["four-writers", "lock-handoff"]],
 ];
 const json = process.argv.includes("--json");
 const rows = new Map<string, Record<string, number>>();
@@ -41,6 +42,8 @@ if (!json) {
     ["hot tx.get (100k docs)", `${f(r("tx-get").opsPerSec!)} /s`, "≥ 500,000 /s"],
     ["bulk load 100k × ~200 B, one tx", `${f(r("bulk-load").seconds!, 3)} s (+ ${f(r("bulk-load").closeWithCheckpointSeconds!, 3)} s checkpoint at close)`, "≤ 1 s"],
     ["reopen + first read", `${f(r("reopen").ms!, 1)} ms`, "≤ 60 ms"],
+    ["4 processes × 1,000 durable puts", `${f(r("four-writers").commitsPerSec!)} /s, ${r("four-writers").lostWrites} lost`, "≥ 12,000 /s, 0 lost"],
+    ["writer-lock hand-off between processes", `p50 ${f(r("lock-handoff").handoffP50Us!)} µs, p99 ${f(r("lock-handoff").handoffP99Us!)} µs`, ""],
   ];
   console.log(`\n${"measure".padEnd(46)}${"result".padEnd(52)}target`);
   for (const [name, value, target] of lines) console.log(`${name.padEnd(46)}${value.padEnd(52)}${target}`);
