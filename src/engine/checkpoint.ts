@@ -195,7 +195,8 @@ async function foldNamespace(
       result.push(ref);
       continue;
     }
-    const page = await pages.load(files, i);
+    // From disk, checksum verified: an edit made by hand is refused (TXTDB_EDITED), never overwritten (contract 16).
+    const page = await pages.read(files, i);
     const entries = mergeEntries(page, keys, valueAt);
     const out = buildPages(pages, ns, files.dir, entries, ref, newPageId, ref.file);
     if (out.length === 0) removed.push(ref.file);
