@@ -3,6 +3,7 @@
  * the clock and the random source (the engine never reads them itself), and
  * opens the database (src/engine/database.ts).
  */
+import { setImmediate } from "node:timers";
 import { ErrorCode, TxtDbError } from "./errors.ts";
 import type { PageFormatName } from "./codec/page_format.ts";
 import { pageFormats } from "./codec/page_formats.ts";
@@ -79,6 +80,7 @@ export async function open(dir: string, options: DatabaseOptions = {}): Promise<
     now: options.now ?? (() => performance.now()),
     random: options.random ?? Math.random,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    yieldTurn: () => new Promise((resolve) => setImmediate(resolve)),
   });
 }
 

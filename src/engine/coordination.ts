@@ -34,6 +34,7 @@
 import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { FileHandle, FileIO } from "../io/file_io.ts";
 import { joinPath } from "../io/path.ts";
+import { acquireShortLock } from "./_acquire.ts";
 import {
   lockCheckpointOffset, lockDurableOffset, lockFileName, lockSlotsMax, lockSlotsOffset, lockSnapshotGateOffset,
   lockSnapshotsOffset, lockSyncOffset,
@@ -173,8 +174,8 @@ export class Coordination {
   }
 
   /** PP-5: waits for the sync lock (off the JS thread). */
-  async lockSync(): Promise<void> {
-    if (!this.main.tryLock(lockSyncOffset, 1, "exclusive")) await this.main.lock(lockSyncOffset, 1, "exclusive");
+  async lockSync(yieldTurn: () => Promise<void>): Promise<void> {
+    await acquireShortLock(this.main, lockSyncOffset, yieldTurn);
   }
 
   unlockSync(): void {

@@ -64,6 +64,8 @@ export interface EngineOptions {
   /** Uniform in [0, 1): retry jitter. */
   readonly random: () => number;
   readonly sleep: (ms: number) => Promise<void>;
+  /** Resolves after one turn of the event loop (setImmediate). */
+  readonly yieldTurn: () => Promise<void>;
 }
 
 export interface BeginOptions {
@@ -120,6 +122,7 @@ export class Database implements AsyncDisposable {
       durability: o.durability, now: o.now, afterBatch: () => this.#maybeCheckpoint(),
       catchUp: () => this.#catchUp(true),
       syncThrough: (tsn: number) => this.#syncThrough(tsn),
+      yieldTurn: o.yieldTurn,
     });
     this.#store.onStalePage = () => this.#refresh();
     this.#host = {
@@ -210,7 +213,7 @@ export class Database implements AsyncDisposable {
   /** PP-5: every record up to `tsn` durable, by this handle's datasync or one another handle published. */
   async #syncThrough(tsn: number): Promise<void> {
     const coord = this.#coord;
-    await coord.lockSync();
+    await coord.lockSync(this.#o.yieldTurn);
     try {
       if (coord.durableAtLeast(tsn)) return;
       await this.#catchUp(false); // then this datasync covers, and publishes, the others' records too

@@ -36,6 +36,7 @@
  */
 import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { FileHandle } from "../io/file_io.ts";
+import { acquireShortLock } from "./_acquire.ts";
 import { setOf } from "./_collections.ts";
 import { batchBytesMax, batchCommitsMax, lockWriterOffset, queueCommitsMax } from "./_defaults.ts";
 import type { CommitLog } from "./log.ts";
@@ -64,6 +65,8 @@ export interface GroupCommitOptions {
   readonly now: () => number;
   /** GC-2: reads and applies the other processes' records; the caller holds the writer lock. */
   readonly catchUp: () => Promise<void>;
+  /** One turn of the event loop (injected: the engine names no runtime). */
+  readonly yieldTurn: () => Promise<void>;
   /** GC-1: makes every record up to the TSN durable, sharing datasyncs across processes (PP-5). */
   readonly syncThrough: (tsn: number) => Promise<void>;
   /** Called after each batch becomes durable (checkpoint scheduling). */
@@ -167,7 +170,7 @@ export class GroupCommit {
   withWriterLock<T>(fn: () => Promise<T>): Promise<T> {
     const { lockFile } = this.#o;
     const run = this.#writerChain.then(async () => {
-      await lockFile.lock(lockWriterOffset, 1, "exclusive");
+      await acquireShortLock(lockFile, lockWriterOffset, this.#o.yieldTurn);
       try {
         return await fn();
       } finally {
