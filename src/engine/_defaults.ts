@@ -25,6 +25,9 @@ export const pageBytesMax = 64 << 10;
 /** A read that finds a page replaced waits at most this long for the checkpoint replacing it to install its manifest. */
 export const checkpointWaitMsMax = 30_000;
 
+/** Catch-up starts over from the manifest at most this many times in a row when checkpoints remove the segments it follows. */
+export const resyncAttemptsMax = 16;
+
 /** db.transaction() retries on conflict at most this many times when not told otherwise. */
 export const transactionRetriesDefault = 10;
 /** Retry backoff: the first wait, the ceiling, both in milliseconds; each wait is uniformly jittered in [0, bound). */

@@ -34,7 +34,7 @@ import type { FileHandle, FileIO, DirectoryClaim } from "../io/file_io.ts";
 import { ensureDirDurable } from "../io/durable_dir.ts";
 import { joinPath } from "../io/path.ts";
 import {
-  checkpointLogBytesDefault, checkpointWaitMsMax, lockWriterOffset, manifestFileName, manifestNextFileName, pagesDirName, retryBackoffFirstMs,
+  checkpointLogBytesDefault, checkpointWaitMsMax, lockWriterOffset, resyncAttemptsMax, manifestFileName, manifestNextFileName, pagesDirName, retryBackoffFirstMs,
   retryBackoffMaxMs, tempSuffix, transactionRetriesDefault,
 } from "./_defaults.ts";
 import { checkpoint, CheckpointIncomplete } from "./checkpoint.ts";
@@ -156,6 +156,7 @@ export class Database implements AsyncDisposable {
         const store = new Store(manifest, pages);
         const log = new CommitLog(io, dir);
         await log.open();
+        await log.removeAbandonedSegments(); // SEG-6
         const replay = await log.replay(manifest.checkpointTsn);
         if (replay.tornTail !== null) {
           const size = (await io.stat(replay.tornTail.path))?.size ?? 0;
@@ -231,12 +232,17 @@ export class Database implements AsyncDisposable {
    * the manifest when a segment it needs was removed meanwhile.
    */
   async #catchUp(holdsWriterLock: boolean): Promise<void> {
-    try {
-      await this.#log.catchUp(this.#sink, holdsWriterLock);
-    } catch (err) {
-      if (!(err instanceof LogResync)) throw err;
-      await this.#resync();
-      await this.#log.catchUp(this.#sink, holdsWriterLock);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#log.catchUp(this.#sink, holdsWriterLock);
+      } catch (err) {
+        if (!(err instanceof LogResync)) throw err;
+        if (attempt >= resyncAttemptsMax) {
+          throw new TxtDbError(ErrorCode.IO, `could not follow the commit log: ${err.message}, ${resyncAttemptsMax} times in a row. ` +
+            "Checkpoints in other processes keep removing it; close and reopen the database.", { cause: err });
+        }
+        await this.#resync();
+      }
     }
   }
 

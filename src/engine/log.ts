@@ -27,10 +27,12 @@
  *          incomplete last line is a write in progress: it waits. Under the
  *          writer lock it is what a killed writer left: it is cut off. A
  *          complete bad line is never a write in progress: TXTDB_CORRUPT.
+ * - SEG-6  An empty segment that no `next` marker leads to is a rotation killed
+ *          half-way; open removes it (removeAbandonedSegments).
  * - SEG-5  In one process, catch-up, appends and cuts run one at a time: each
  *          moves the position this process reads and appends at.
  */
-import { assert } from "../errors.ts";
+import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { FileHandle, FileIO } from "../io/file_io.ts";
 import { ensureDirDurable } from "../io/durable_dir.ts";
 import { joinPath } from "../io/path.ts";
@@ -158,6 +160,35 @@ export class CommitLog {
   }
 
   /**
+   * SEG-6, at open under the writer lock: an empty segment is what a rotation
+   * killed before its `next` marker left behind (the marker goes in after
+   * the new file exists). Handles that were open then still read and append
+   * to the segment before it, so it is removed — the last one too, when the
+   * segment before it does not end with a marker pointing to it.
+   */
+  async removeAbandonedSegments(): Promise<void> {
+    let removed = false;
+    for (let i = 0; i < this.#segments.length; i++) {
+      const segment = this.#segments[i]!;
+      if (((await this.#io.stat(segment.path))?.size ?? 0) > 0) continue;
+      const previous = this.#segments[i - 1];
+      const isLast = i === this.#segments.length - 1;
+      if (isLast && (previous === undefined || (await this.#endsWithNextMarker(previous, segment.firstTsn)))) continue;
+      await this.#io.unlink(segment.path);
+      this.#segments.splice(i--, 1);
+      removed = true;
+    }
+    if (removed) await this.#io.syncDir(this.#dir);
+  }
+
+  async #endsWithNextMarker(segment: Segment, next: number): Promise<boolean> {
+    const bytes = await this.#io.readFile(segment.path);
+    const lines = scanLines(bytes.subarray(Math.max(0, bytes.lastIndexOf(0x0a, bytes.length - 2) + 1)));
+    const last = lines.at(-1);
+    return last !== undefined && "marker" in last && last.marker.marker === "next" && last.marker.tsn === next;
+  }
+
+  /**
    * After recovery, under the writer lock: reads and appends continue at the
    * end of the last segment (a new database gets its first one, starting at
    * `nextTsn`).
@@ -216,20 +247,18 @@ export class CommitLog {
       this.#end += consumed;
       if (consumed > 0) this.#foreignAfterDurable = true;
       if (next === null) return;
-      await this.#follow(next);
+      await this.#follow(next); // on LogResync the position stays here, after the marker; the resync repositions
     }
   }
 
   /** Moves to the segment a `next` marker names. */
   async #follow(firstTsn: number): Promise<void> {
-    let segment = this.#segments.find((s) => s.firstTsn === firstTsn);
-    if (segment === undefined) {
-      segment = { firstTsn, path: joinPath(this.#dir, segmentName(firstTsn)) };
-      if ((await this.#io.stat(segment.path)) === undefined) throw new LogResync(`log segment ${segment.path} is gone`);
+    const segment = this.#segments.find((s) => s.firstTsn === firstTsn) ?? { firstTsn, path: joinPath(this.#dir, segmentName(firstTsn)) };
+    await this.#switchTo(segment); // LogResync if a checkpoint removed it meanwhile
+    if (!this.#segments.includes(segment)) {
       this.#segments.push(segment);
       this.#segments.sort((a, b) => a.firstTsn - b.firstTsn);
     }
-    await this.#switchTo(segment);
     this.#end = 0;
     this.#durable = 0;
     this.#foreignAfterDurable = false;
@@ -245,7 +274,18 @@ export class CommitLog {
 
   async #repositionAfter(tsn: number): Promise<void> {
     await this.open();
-    const segment = [...this.#segments].reverse().find((s) => s.firstTsn <= tsn + 1) ?? this.#segments[0];
+    // The newest segment that can hold tsn + 1 — passing over an empty one a
+    // killed rotation may have left (SEG-6): the records went on before it.
+    let segment: Segment | undefined;
+    for (const candidate of [...this.#segments].reverse()) {
+      if (candidate.firstTsn > tsn + 1) continue;
+      segment ??= candidate;
+      if (((await this.#io.stat(candidate.path))?.size ?? 0) > 0) {
+        segment = candidate;
+        break;
+      }
+    }
+    segment ??= this.#segments[0];
     if (segment === undefined) throw new LogResync("the log has no segments");
     await this.#switchTo(segment);
     this.#end = 0;
@@ -254,7 +294,13 @@ export class CommitLog {
 
   async #switchTo(segment: Segment): Promise<void> {
     if (this.#activeSegment?.path === segment.path && this.#active !== null) return;
-    const handle = await this.#io.open(segment.path);
+    let handle: FileHandle;
+    try {
+      handle = await this.#io.open(segment.path);
+    } catch (err) {
+      if (err instanceof TxtDbError && err.code === ErrorCode.NOT_FOUND) throw new LogResync(`log segment ${segment.path} is gone`);
+      throw err;
+    }
     await this.#active?.close();
     this.#active = handle;
     this.#activeSegment = segment;

@@ -45,17 +45,38 @@ export interface Child {
   /** Resolves when the child has exited. */
   exited: Promise<number | null>;
   kill(signal?: NodeJS.Signals): void;
+  /** Everything the child printed to stdout so far. */
+  stdout(): string;
+  /** Writes a line to the child's stdin (only when started with `{ stdin: true }`). */
+  write(line: string): void;
+  /** Calls `listener` with every complete stdout line from now on. */
+  onLine(listener: (line: string) => void): void;
+}
+
+export interface HelperOptions {
+  /** Give the child a stdin pipe (for step-by-step IPC); default: no stdin. */
+  stdin?: boolean;
 }
 
 /** Starts a helper script in a child process of runtime `rt`. */
-export function startHelper(rt: Runtime, script: string, args: string[]): Child {
+export function startHelper(rt: Runtime, script: string, args: string[], options: HelperOptions = {}): Child {
   const [cmd, argv] = helperCommand(rt, script, args);
-  const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(cmd, argv, { stdio: [options.stdin === true ? "pipe" : "ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
+  let partial = "";
   const listeners = new Set<() => void>();
+  const lineListeners: Array<(line: string) => void> = [];
+  child.stdin?.on("error", () => {}); // a killed child's pipe: writes are dropped
   child.stdout!.setEncoding("utf8").on("data", (d: string) => {
     out += d;
+    if (lineListeners.length > 0) {
+      const parts = (partial + d).split("\n");
+      partial = parts.pop()!;
+      for (const line of parts) for (const l of lineListeners) l(line);
+    } else {
+      partial = (partial + d).slice((partial + d).lastIndexOf("\n") + 1);
+    }
     for (const l of listeners) l();
   });
   child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
@@ -68,6 +89,12 @@ export function startHelper(rt: Runtime, script: string, args: string[]): Child 
     exited,
     stderr: () => err,
     kill: (signal = "SIGKILL") => void child.kill(signal),
+    stdout: () => out,
+    write(line) {
+      if (child.stdin === null) throw new Error(`${rt} ${script} was started without a stdin pipe`);
+      if (child.stdin.writable) child.stdin.write(line + "\n");
+    },
+    onLine: (listener) => void lineListeners.push(listener),
     line(pattern, timeoutMs = 15_000) {
       return new Promise((resolve, reject) => {
         const check = (): void => {
