@@ -234,6 +234,7 @@ export class Database implements AsyncDisposable {
   async #catchUp(holdsWriterLock: boolean): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
+        if (attempt > 0) await this.#resync();
         return await this.#log.catchUp(this.#sink, holdsWriterLock);
       } catch (err) {
         if (!(err instanceof LogResync)) throw err;
@@ -241,7 +242,6 @@ export class Database implements AsyncDisposable {
           throw new TxtDbError(ErrorCode.IO, `could not follow the commit log: ${err.message}, ${resyncAttemptsMax} times in a row. ` +
             "Checkpoints in other processes keep removing it; close and reopen the database.", { cause: err });
         }
-        await this.#resync();
       }
     }
   }
