@@ -20,7 +20,7 @@ export { basename, dirname, joinPath } from "./io/path.ts";
 export { open } from "./open.ts";
 export type { DatabaseOptions } from "./open.ts";
 export { Database } from "./engine/database.ts";
-export type { BeginOptions, CheckResult, DatabaseStats, LatencySummary, TransactionOptions } from "./engine/database.ts";
+export type { BeginOptions, CheckResult, DatabaseStats, LatencySummary, TransactionOptions, TxtDbWarning } from "./engine/database.ts";
 export { Transaction } from "./engine/transaction.ts";
 export type { CommitResult, Isolation, ScanOptions } from "./engine/transaction.ts";
 export type { Key, KeyPart } from "./codec/key.ts";

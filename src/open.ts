@@ -9,8 +9,9 @@ import type { PageFormatName } from "./codec/page_format.ts";
 import { pageFormats } from "./codec/page_formats.ts";
 import type { FileIO } from "./io/file_io.ts";
 import { nativeIO } from "./io/native_io.ts";
-import { cacheBytesDefault, checkpointLogBytesDefault } from "./engine/_defaults.ts";
-import { Database } from "./engine/database.ts";
+import process from "node:process";
+import { cacheBytesDefault, checkpointLogBytesDefault, snapshotLagWarnTsnDefault } from "./engine/_defaults.ts";
+import { Database, type TxtDbWarning } from "./engine/database.ts";
 import type { Isolation } from "./engine/transaction.ts";
 
 export interface DatabaseOptions {
@@ -30,6 +31,14 @@ export interface DatabaseOptions {
   io?: FileIO;
   /** An automatic checkpoint starts after this many log bytes. Default 16 MiB. */
   checkpointLogBytes?: number;
+  /**
+   * Warn (once per handle) when a transaction still open — in this or any
+   * process — holds checkpoints back by more than this many commits.
+   * Default 100,000.
+   */
+  snapshotLagWarnTsn?: number;
+  /** Receives warnings. Default: process.emitWarning(message, { code }). */
+  onWarning?: (warning: TxtDbWarning) => void;
   /** Monotonic clock in ms, for latency stats (tests inject their own). Default performance.now. */
   now?: () => number;
   /** Uniform random in [0, 1), for retry jitter (tests inject their own). Default Math.random. */
@@ -67,6 +76,8 @@ export async function open(dir: string, options: DatabaseOptions = {}): Promise<
   if (durability !== "sync" && durability !== "relaxed") throw invalid(`durability must be "sync" or "relaxed", got ${JSON.stringify(durability)}`);
   const cacheBytes = options.cacheBytes ?? cacheBytesDefault;
   if (!(Number.isSafeInteger(cacheBytes) && cacheBytes >= 0)) throw invalid(`cacheBytes must be a whole number of bytes ≥ 0, got ${String(cacheBytes)}`);
+  const snapshotLagWarnTsn = options.snapshotLagWarnTsn ?? snapshotLagWarnTsnDefault;
+  if (!(snapshotLagWarnTsn >= 0)) throw invalid(`snapshotLagWarnTsn must be ≥ 0, got ${String(snapshotLagWarnTsn)}`);
   const checkpointLogBytes = options.checkpointLogBytes ?? checkpointLogBytesDefault;
   if (!(checkpointLogBytes > 0)) throw invalid(`checkpointLogBytes must be > 0, got ${String(checkpointLogBytes)}`);
   return Database.open(dir, {
@@ -77,6 +88,8 @@ export async function open(dir: string, options: DatabaseOptions = {}): Promise<
     durability,
     cacheBytes,
     checkpointLogBytes,
+    snapshotLagWarnTsn,
+    onWarning: options.onWarning ?? ((w) => process.emitWarning(w.message, { code: w.code })),
     now: options.now ?? (() => performance.now()),
     random: options.random ?? Math.random,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),

@@ -11,6 +11,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {
+  type TxtDbWarning,
   joinPath, memoryIO, nativeIO, open, TxtDbError, type Database, type DatabaseOptions, type FileIO, type Key, type MemoryIO,
 } from "../src/mod.ts";
 
@@ -675,6 +676,33 @@ describe("page format (contract 17)", () => {
     assert.equal(await codeOf(() => env.open({ format: "yaml" })), "TXTDB_INVALID_ARGUMENT");
     assert.equal(await codeOf(() => env.open({ format: "xml" })), "TXTDB_INVALID_ARGUMENT");
     const db = await env.open({ format: "json" });
+    await db.close();
+  });
+});
+
+describe("long-lived snapshots (issue 4: stats and the warning hook)", () => {
+  both("a snapshot held open holds checkpoints back; stats() says by how much; onWarning fires once", async (env) => {
+    const warnings: TxtDbWarning[] = [];
+    const db = await env.open({ snapshotLagWarnTsn: 5, onWarning: (w) => warnings.push(w) });
+    await db.put("n", 0, 0);
+    const reader = await db.begin({ readOnly: true }); // snapshot 1
+    for (let i = 1; i <= 10; i++) await db.put("n", i, i);
+    assert.equal(db.stats().oldestSnapshotTsn, 1);
+    assert.equal(db.stats().checkpointHeldBackTsn, 10);
+    await db.checkpoint();
+    assert.equal(db.stats().checkpointTsn, 1, "the checkpoint stopped at the open snapshot");
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]!.code, "TXTDB_SNAPSHOT_LAG");
+    assert.equal(warnings[0]!.oldestSnapshotTsn, 1);
+    assert.equal(warnings[0]!.lastTsn, 11);
+    await db.put("n", 11, 11);
+    await db.checkpoint();
+    assert.equal(warnings.length, 1, "once per handle");
+    assert.equal(await reader.get("n", 5), undefined, "the snapshot still reads as of TSN 1");
+    await reader.rollback();
+    assert.equal(db.stats().checkpointHeldBackTsn, 0);
+    await db.checkpoint();
+    assert.equal(db.stats().checkpointTsn, 12);
     await db.close();
   });
 });

@@ -19,6 +19,9 @@ export const segmentBytesMax = 64 << 20;
 /** An automatic checkpoint starts once this many log bytes were written since the last one. */
 export const checkpointLogBytesDefault = 16 << 20;
 
+/** Warn once when a live snapshot holds a checkpoint this many TSNs behind. */
+export const snapshotLagWarnTsnDefault = 100_000;
+
 /** A page is split in two when its file would exceed this size; a one-row change rewrites one page of at most this size. */
 export const pageBytesMax = 64 << 10;
 

@@ -59,6 +59,10 @@ export interface EngineOptions {
   readonly durability: "sync" | "relaxed";
   readonly cacheBytes: number;
   readonly checkpointLogBytes: number;
+  /** Warn once when a live snapshot holds a checkpoint back by more than this many TSNs. */
+  readonly snapshotLagWarnTsn: number;
+  /** Where warnings go (open() defaults to process.emitWarning). */
+  readonly onWarning: (warning: TxtDbWarning) => void;
   /** Monotonic clock in milliseconds. */
   readonly now: () => number;
   /** Uniform in [0, 1): retry jitter. */
@@ -107,6 +111,8 @@ export class Database implements AsyncDisposable {
   #checkpointRunning = false;
   #checkpointing: Promise<void> = Promise.resolve();
   #logBytesAtCheckpoint = 0;
+  /** A snapshot-lag warning was given (once per handle). */
+  #warnedLag = false;
   #checkpointError: unknown = null;
 
   private constructor(dir: string, o: EngineOptions, parts: { store: Store; log: CommitLog; coord: Coordination; claim: DirectoryClaim | null; metrics: Metrics }) {
@@ -529,7 +535,18 @@ export class Database implements AsyncDisposable {
     try {
       await this.#catchUp(false);
       const visible = this.#store.visibleTsn;
-      return Math.min(visible, this.#coord.oldestPublished(visible));
+      const c = Math.min(visible, this.#coord.oldestPublished(visible));
+      if (visible - c > this.#o.snapshotLagWarnTsn && !this.#warnedLag) {
+        this.#warnedLag = true;
+        this.#o.onWarning({
+          code: "TXTDB_SNAPSHOT_LAG",
+          message: `a transaction begun at TSN ${c} (in this or another process) keeps checkpoints ${visible - c} commits behind; ` +
+            "the log and in-memory versions grow until it commits or rolls back. Commit or roll back long-running transactions.",
+          oldestSnapshotTsn: c,
+          lastTsn: visible,
+        });
+      }
+      return c;
     } finally {
       this.#coord.openGate();
     }
@@ -683,6 +700,15 @@ export class Database implements AsyncDisposable {
     if (this.#fatal !== null) throw this.#fatal;
     if (closed) throw new TxtDbError(ErrorCode.CLOSED, `the database '${this.dir}' is closed; open it again`);
   }
+}
+
+/** A warning delivered to `open(dir, { onWarning })`. */
+export interface TxtDbWarning {
+  /** "TXTDB_SNAPSHOT_LAG": a long-lived snapshot holds checkpoints back. */
+  code: "TXTDB_SNAPSHOT_LAG";
+  message: string;
+  oldestSnapshotTsn: number;
+  lastTsn: number;
 }
 
 export interface LatencySummary {
