@@ -27,7 +27,8 @@
  *         no trace and is retried by the next checkpoint.
  */
 import { ConflictError, ErrorCode, TxtDbError, assert } from "../errors.ts";
-import type { Key } from "../codec/key.ts";
+import { encodeKey, type Key } from "../codec/key.ts";
+import { decodeValue } from "../codec/value.ts";
 import type { PageFormat, PageFormatName } from "../codec/page_format.ts";
 import { pageFormats } from "../codec/page_formats.ts";
 import type { FileHandle, FileIO, DirectoryClaim } from "../io/file_io.ts";
@@ -350,13 +351,23 @@ export class Database implements AsyncDisposable {
     return this.#track(this.#get(ns, key));
   }
 
+  /**
+   * A single read needs no published snapshot (PP-2): it reads one key at the
+   * newest visible TSN, and a checkpoint racing it only moves the key's value
+   * from the versions into a page (ST-2 retries), never to another TSN's.
+   */
   async #get(ns: string, key: Key): Promise<unknown> {
-    const tx = await this.begin({ readOnly: true });
-    try {
-      return await tx.get(ns, key);
-    } finally {
-      await tx.rollback();
-    }
+    this.#checkUsable(this.#state !== "open");
+    validateNamespace(ns);
+    const enc = encodeKey(key);
+    await this.#catchUp(false);
+    if (this.#store.lastForeignTsn > this.#store.visibleTsn) await this.#commits.synced(); // contract 6, as in begin()
+    const sampled = this.#metrics.sample("get");
+    const t0 = sampled ? this.#o.now() : 0;
+    let text = this.#store.get(ns, enc, this.#store.visibleTsn);
+    if (typeof text === "object") text = await text;
+    if (sampled) this.#metrics.record("get", (this.#o.now() - t0) * 1000);
+    return text === undefined ? undefined : decodeValue(text);
   }
 
   put(ns: string, key: Key, value: unknown): Promise<CommitResult> {
