@@ -211,6 +211,19 @@ export class Database implements AsyncDisposable {
     }
   }
 
+  /**
+   * The transaction of a write that reads nothing: its snapshot only decides
+   * first-committer-wins for the keys it writes, so it is not published
+   * (PP-2) — a checkpoint folding past it can only let the write win where
+   * it would have conflicted and been retried to the same end.
+   */
+  async #beginBlind(): Promise<Transaction> {
+    this.#checkUsable(this.#state !== "open");
+    await this.#catchUp(false);
+    if (this.#store.lastForeignTsn > this.#store.visibleTsn) await this.#commits.synced(); // contract 6
+    return new Transaction(this.#host, this.#store.visibleTsn, { readOnly: false, isolation: "snapshot" });
+  }
+
   #release(tx: Transaction): void {
     const snapshot = this.#live.get(tx);
     if (snapshot === undefined) return;
@@ -221,6 +234,12 @@ export class Database implements AsyncDisposable {
   /** PP-5: every record up to `tsn` durable, by this handle's datasync or one another handle published. */
   async #syncThrough(tsn: number): Promise<void> {
     const coord = this.#coord;
+    if (!coord.othersOpen()) {
+      // Alone on the database: nobody to share a datasync with.
+      await this.#log.datasync();
+      this.#metrics.datasyncs++;
+      return;
+    }
     await coord.lockSync(this.#o.yieldTurn);
     try {
       if (coord.durableAtLeast(tsn)) return;
@@ -385,7 +404,7 @@ export class Database implements AsyncDisposable {
    */
   async #blindWrite(write: (tx: Transaction) => Promise<void>): Promise<CommitResult> {
     for (let attempt = 0; ; attempt++) {
-      const tx = await this.begin();
+      const tx = await this.#beginBlind();
       try {
         await write(tx);
       } catch (err) {
