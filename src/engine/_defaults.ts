@@ -46,7 +46,6 @@ export const retryBackoffMaxMs = 100;
  * | 1                  | exclusive | the checkpoint lock: one checkpointer at a time             |
  * | 2                  | shared    | begin(): catch up and publish a snapshot                    |
  * |                    | exclusive | a checkpoint choosing its TSN (no snapshot is half-published) |
- * | 3                  | exclusive | the sync lock: one datasync of the log at a time            |
  * | 1024 … 2047        | exclusive | reader slots: one per open handle, for its whole life       |
  * | 2^40 + TSN         | shared    | a handle's oldest live snapshot TSN, published              |
  * | 2^41 + TSN         | shared    | "every record up to TSN is durable", published by the last  |
@@ -58,7 +57,6 @@ export const lockSnapshotGateOffset = 2;
 export const lockSlotsOffset = 1024;
 export const lockSlotsMax = 1024;
 export const lockSnapshotsOffset = 2 ** 40;
-export const lockSyncOffset = 3;
 export const lockDurableOffset = 2 ** 41;
 
 /** File and folder names inside a database directory. */

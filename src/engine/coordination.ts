@@ -19,11 +19,11 @@
  * - PP-4  One checkpointer at a time, by the checkpoint lock; it is tried, not
  *         waited for: a handle that finds it held leaves the work to the holder.
  * - PP-5  Group commit across processes: a handle that needs its records
- *         durable takes the sync lock; if a published durable TSN already
- *         covers them it is done, else it datasyncs the log and publishes the
- *         newest TSN that datasync covered. While one process waits for the
- *         disk, the others queue on the sync lock and most find themselves
- *         covered when they get it: one datasync serves all of them.
+ *         durable first checks whether another handle has published a
+ *         durable TSN that covers them; if not, it datasyncs the log and
+ *         publishes the newest TSN that datasync covered. Datasyncs of
+ *         several processes run concurrently (the file system's journal
+ *         batches them); none waits for a lock to sync.
  *
  * Two handles on the lock file: `main` holds the slot, the writer lock, the
  * gate in shared mode and the published snapshot; `aux` holds the checkpoint
@@ -34,10 +34,9 @@
 import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { FileHandle, FileIO } from "../io/file_io.ts";
 import { joinPath } from "../io/path.ts";
-import { acquireShortLock } from "./_acquire.ts";
 import {
   lockCheckpointOffset, lockDurableOffset, lockFileName, lockSlotsMax, lockSlotsOffset, lockSnapshotGateOffset,
-  lockSnapshotsOffset, lockSyncOffset,
+  lockSnapshotsOffset,
 } from "./_defaults.ts";
 
 export class Coordination {
@@ -171,15 +170,6 @@ export class Coordination {
       else lo = mid + 1;
     }
     return lo;
-  }
-
-  /** PP-5: waits for the sync lock (off the JS thread). */
-  async lockSync(yieldTurn: () => Promise<void>): Promise<void> {
-    await acquireShortLock(this.main, lockSyncOffset, yieldTurn);
-  }
-
-  unlockSync(): void {
-    this.main.unlock(lockSyncOffset, 1);
   }
 
   /** PP-5: whether some handle published that every record up to `tsn` (or later) is durable. */

@@ -128,6 +128,7 @@ export class Database implements AsyncDisposable {
       store: this.#store, log: this.#log, lockFile: this.#coord.main, metrics: this.#metrics,
       durability: o.durability, now: o.now, afterBatch: () => this.#maybeCheckpoint(),
       catchUp: () => this.#catchUp(true),
+      catchUpEarly: () => this.#catchUp(false),
       syncThrough: (tsn: number) => this.#syncThrough(tsn),
       yieldTurn: o.yieldTurn,
     });
@@ -240,17 +241,12 @@ export class Database implements AsyncDisposable {
       this.#metrics.datasyncs++;
       return;
     }
-    await coord.lockSync(this.#o.yieldTurn);
-    try {
-      if (coord.durableAtLeast(tsn)) return;
-      await this.#catchUp(false); // then this datasync covers, and publishes, the others' records too
-      const covered = this.#store.lastTsn;
-      await this.#log.datasync();
-      this.#metrics.datasyncs++;
-      coord.publishDurable(covered);
-    } finally {
-      coord.unlockSync();
-    }
+    if (coord.durableAtLeast(tsn)) return;
+    await this.#catchUp(false); // then this datasync covers, and publishes, the others' records too
+    const covered = this.#store.lastTsn;
+    await this.#log.datasync();
+    this.#metrics.datasyncs++;
+    coord.publishDurable(covered);
   }
 
   /**
