@@ -14,6 +14,7 @@ import {
   type TxtDbWarning,
   joinPath, memoryIO, nativeIO, open, TxtDbError, type Database, type DatabaseOptions, type FileIO, type Key, type MemoryIO,
 } from "../src/mod.ts";
+import { codeOf, collect, errorOf } from "./_helpers/expect.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -61,32 +62,6 @@ function memoryOnly(name: string, fn: (env: Env & { mem: MemoryIO }) => Promise<
     const env = makeEnv("memory");
     await fn(env as Env & { mem: MemoryIO });
   });
-}
-
-async function codeOf(fn: () => unknown): Promise<string> {
-  try {
-    await fn();
-  } catch (err) {
-    if (err instanceof TxtDbError) return err.code;
-    throw err;
-  }
-  return "resolved";
-}
-
-async function errorOf(fn: () => unknown): Promise<TxtDbError> {
-  try {
-    await fn();
-  } catch (err) {
-    if (err instanceof TxtDbError) return err;
-    throw err;
-  }
-  assert.fail("expected a rejection");
-}
-
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
 }
 
 /** Every namespace and its rows, in order. */

@@ -7,22 +7,11 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import process from "node:process";
 import fc from "fast-check";
 import { ConflictError, memoryIO, open, TxtDbError, type Database, type Isolation, type MemoryIO, type Transaction } from "../src/mod.ts";
+import { codeOf, collect, testSeed } from "./_helpers/expect.ts";
 
-const seed = process.env["TXTDB_SEED"] !== undefined ? Number(process.env["TXTDB_SEED"]) : Date.now() % 0x7fffffff;
-console.log(`isolation: seed=${seed} (replay: TXTDB_SEED=${seed})`);
-
-async function codeOf(fn: () => unknown): Promise<string> {
-  try {
-    await fn();
-  } catch (err) {
-    if (err instanceof TxtDbError) return err.code;
-    throw err;
-  }
-  return "resolved";
-}
+const seed = testSeed("isolation");
 
 /** The TSN a commit resolved with, or the code it rejected with. */
 async function outcome(p: Promise<{ tsn: number }>): Promise<number | string> {
@@ -32,12 +21,6 @@ async function outcome(p: Promise<{ tsn: number }>): Promise<number | string> {
     if (err instanceof TxtDbError) return err.code;
     throw err;
   }
-}
-
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
 }
 
 async function fresh(isolation: Isolation = "snapshot"): Promise<{ db: Database; io: MemoryIO }> {

@@ -11,15 +11,14 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import process from "node:process";
 import fc from "fast-check";
 import {
   joinPath, memoryIO, nativeIO, open, TxtDbError, type CrashOptions, type Database, type FileHandle, type FileIO, type FileStat, type Key,
   type LockMode, type LockOptions, type LockScope, type MemoryIO, type OpenOptions,
 } from "../src/mod.ts";
+import { codeOf, collect, errorOf, testSeed } from "./_helpers/expect.ts";
 
-const seed = process.env["TXTDB_SEED"] !== undefined ? Number(process.env["TXTDB_SEED"]) : Date.now() % 0x7fffffff;
-console.log(`recovery: seed=${seed} (replay: TXTDB_SEED=${seed})`);
+const seed = testSeed("recovery");
 
 // ---------------------------------------------------------------------------
 // A FileIO that reports every sync point
@@ -126,38 +125,12 @@ class HookIO implements FileIO {
 // ---------------------------------------------------------------------------
 // Helpers
 
-async function codeOf(fn: () => unknown): Promise<string> {
-  try {
-    await fn();
-  } catch (err) {
-    if (err instanceof TxtDbError) return err.code;
-    throw err;
-  }
-  return "resolved";
-}
-
-async function errorOf(fn: () => unknown): Promise<TxtDbError> {
-  try {
-    await fn();
-  } catch (err) {
-    if (err instanceof TxtDbError) return err;
-    throw err;
-  }
-  assert.fail("expected a rejection");
-}
-
 /** Whether `code` appears in the cause chain of `err`. */
 function causedBy(err: unknown, code: string): boolean {
   for (let e = err as { code?: unknown; cause?: unknown } | undefined, n = 0; e !== undefined && e !== null && n < 10; e = e.cause as typeof e, n++) {
     if (e.code === code) return true;
   }
   return false;
-}
-
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
 }
 
 const keyId = (k: Key): string => JSON.stringify(k);
@@ -406,25 +379,17 @@ describe("crash at every sync point of random workloads (seeded)", () => {
     );
   });
 
-  test('crash mode "prefix": unsynced appends keep a random prefix', async () => {
-    await fc.assert(
-      fc.asyncProperty(roundsArb, fc.integer({ min: 1, max: 1 << 30 }), async (rounds, crashSeed) => {
-        const { model, images } = await runWorkload(rounds, (n) => ({ mode: "prefix", seed: crashSeed + n }), ["before"]);
-        for (const image of images) await verifyImage(image, model, false);
-      }),
-      { seed: seed + 1, numRuns: 15, endOnFailure: true },
-    );
-  });
-
-  test('crash mode "torn": unsynced 512-byte sectors torn in any order', async () => {
-    await fc.assert(
-      fc.asyncProperty(roundsArb, fc.integer({ min: 1, max: 1 << 30 }), async (rounds, crashSeed) => {
-        const { model, images } = await runWorkload(rounds, (n) => ({ mode: "torn", seed: crashSeed + n }), ["before"]);
-        for (const image of images) await verifyImage(image, model, false);
-      }),
-      { seed: seed + 2, numRuns: 15, endOnFailure: true },
-    );
-  });
+  for (const [mode, what, offset] of [["prefix", "unsynced appends keep a random prefix", 1], ["torn", "unsynced 512-byte sectors torn in any order", 2]] as const) {
+    test(`crash mode "${mode}": ${what}`, async () => {
+      await fc.assert(
+        fc.asyncProperty(roundsArb, fc.integer({ min: 1, max: 1 << 30 }), async (rounds, crashSeed) => {
+          const { model, images } = await runWorkload(rounds, (n) => ({ mode, seed: crashSeed + n }), ["before"]);
+          for (const image of images) await verifyImage(image, model, false);
+        }),
+        { seed: seed + offset, numRuns: 15, endOnFailure: true },
+      );
+    });
+  }
 
   test("a torn multi-record batch (the last, unacknowledged one) is a torn tail, not corruption", async () => {
     // 40 concurrent commits of ~300 bytes: one batch over many sectors.

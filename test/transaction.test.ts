@@ -6,32 +6,14 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import process from "node:process";
 import fc from "fast-check";
-import { memoryIO, open, TxtDbError, type Database, type Key, type MemoryIO, type ScanOptions, type Transaction } from "../src/mod.ts";
+import { memoryIO, open, type Database, type Key, type MemoryIO, type ScanOptions, type Transaction } from "../src/mod.ts";
+import { codeOf, collect, testSeed } from "./_helpers/expect.ts";
 
-const seed = process.env["TXTDB_SEED"] !== undefined ? Number(process.env["TXTDB_SEED"]) : Date.now() % 0x7fffffff;
-console.log(`transaction: seed=${seed} (replay: TXTDB_SEED=${seed})`);
+const seed = testSeed("transaction");
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-/** The code a call rejects (or throws) with, "resolved" if it does not. */
-async function codeOf(fn: () => unknown): Promise<string> {
-  try {
-    await fn();
-  } catch (err) {
-    if (err instanceof TxtDbError) return err.code;
-    throw err;
-  }
-  return "resolved";
-}
-
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
 
 async function scanKeys(tx: Transaction, ns: string, options: ScanOptions = {}): Promise<Key[]> {
   return (await collect(tx.scan(ns, options))).map(([k]) => k);
