@@ -17,6 +17,7 @@
 import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { Manifest, NamespaceFiles } from "./manifest.ts";
 import type { LogRecord } from "./log_record.ts";
+import { LogResync } from "./log.ts";
 import { pageIndexFor, pageValue, type Page, type PageStore } from "./pages.ts";
 import { lowerBound, NamespaceVersions, undecided } from "./versions.ts";
 
@@ -70,6 +71,9 @@ export class Store {
   /** Another process's record, read from the log; one already known (after a resync) is skipped. */
   applyForeign(record: LogRecord): void {
     if (record.tsn <= this.lastTsn) return;
+    // A gap: the log this handle reads moved past records it never applied
+    // (a checkpoint removed their segment meanwhile); start over from the manifest.
+    if (record.tsn > this.lastTsn + 1) throw new LogResync(`the log continues at TSN ${record.tsn}, after ${this.lastTsn}`);
     this.apply(record);
     this.lastForeignTsn = record.tsn;
   }
