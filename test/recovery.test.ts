@@ -734,4 +734,28 @@ describe("crash during a checkpoint (CP-3)", () => {
       assert.deepEqual((await after.readdir(folder)).filter((f) => f.endsWith(".tmp")), []);
     }
   });
+
+  test("page files the manifest no longer names (a crash before their unlink) and empty folders of gone namespaces are removed at open", async () => {
+    const mem = memoryIO();
+    const db = await open(dir, { io: mem });
+    await db.transaction(async (tx) => {
+      for (let i = 0; i < 10; i++) await tx.put("ns", i, i);
+    });
+    await db.close();
+    const folder = joinPath(dir, "pages", "ns");
+    const orphan = await mem.open(joinPath(folder, "000099.json"), { create: true });
+    await orphan.write(0, new TextEncoder().encode('{"txtdb":"page","namespace":"ns","entries":[\n["deleted row",1]\n]}\n'));
+    await orphan.datasync();
+    await orphan.close();
+    await mem.syncDir(folder);
+    await mem.mkdir(joinPath(dir, "pages", "gone"));
+    await mem.syncDir(joinPath(dir, "pages"));
+    const d = await open(dir, { io: mem });
+    assert.equal(await mem.stat(joinPath(folder, "000099.json")), undefined);
+    assert.equal(await mem.stat(joinPath(dir, "pages", "gone")), undefined);
+    assert.equal(await d.get("ns", 3), 3);
+    assert.deepEqual(await d.check(), { ok: true, problems: [] });
+    await d.close();
+    assert.equal(await mem.crash().stat(joinPath(folder, "000099.json")), undefined, "durably");
+  });
 });

@@ -160,7 +160,7 @@ export class Database implements AsyncDisposable {
         const metrics = new Metrics();
         const manifest = await recoverManifest(io, dir, o, noCheckpointer);
         const pages = new PageStore(io, dir, formatOf(manifest, dir), o.cacheBytes);
-        if (noCheckpointer) await removeTempFiles(io, pages.root);
+        if (noCheckpointer) await removeLeftoverPages(io, pages.root, manifest);
         const store = new Store(manifest, pages);
         const log = new CommitLog(io, dir);
         await log.open();
@@ -829,16 +829,34 @@ async function finishCheckpoint(io: FileIO, dir: string, next: Manifest): Promis
 }
 
 /** Step 3 of open: .tmp files are pages of a checkpoint that never became durable. */
-async function removeTempFiles(io: FileIO, pagesRoot: string): Promise<void> {
+/**
+ * Step 3 of open, with no checkpointer alive: .tmp files are pages of a
+ * checkpoint that never became durable; page files the manifest does not
+ * name are pages a checkpoint replaced or emptied but crashed before
+ * unlinking. Both go (deleted rows must not stay greppable); so do folders of
+ * namespaces the manifest no longer has, once empty.
+ */
+async function removeLeftoverPages(io: FileIO, pagesRoot: string, manifest: Manifest): Promise<void> {
   if ((await io.stat(pagesRoot)) === undefined) return;
+  const named = new Map([...manifest.namespaces.values()].map((ns) => [ns.dir, new Set(ns.pages.map((p) => p.file))]));
+  let removedFolder = false;
   for (const folder of await io.readdir(pagesRoot)) {
     const path = joinPath(pagesRoot, folder);
     if (!(await io.stat(path))?.isDirectory) continue;
-    const temps = (await io.readdir(path)).filter((f) => f.endsWith(tempSuffix));
-    for (const f of temps) await io.unlink(joinPath(path, f));
-    if (temps.length > 0) await io.syncDir(path);
+    const files = named.get(folder);
+    const leftovers = (await io.readdir(path)).filter((f) => f.endsWith(tempSuffix) || (pageFilePattern.test(f) && files?.has(f) !== true));
+    for (const f of leftovers) await io.unlink(joinPath(path, f));
+    if (leftovers.length > 0) await io.syncDir(path);
+    if (files === undefined && (await io.readdir(path)).length === 0) {
+      await io.rmdir(path);
+      removedFolder = true;
+    }
   }
+  if (removedFolder) await io.syncDir(pagesRoot);
 }
+
+/** The names page files get (pages.ts): six digits and the format's extension. */
+const pageFilePattern = /^\d{6}\.(json|ya?ml|xml)$/;
 
 function abortedError(signal: AbortSignal): TxtDbError {
   return new TxtDbError(ErrorCode.ABORTED, "the transaction was aborted through its signal", { cause: signal.reason });
