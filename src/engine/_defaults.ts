@@ -14,6 +14,9 @@ export const batchBytesMax = 8 << 20;
 /** Commits queued behind the batch being flushed; commit() waits for room past this (backpressure). */
 export const queueCommitsMax = 4096;
 
+/** Under durability "relaxed", the log is datasync'd in the background at most this often. */
+export const relaxedSyncIntervalMs = 1000;
+
 /** A log segment is closed and a new one started past this size. */
 export const segmentBytesMax = 64 << 20;
 /** An automatic checkpoint starts once this many log bytes were written since the last one. */

@@ -14,7 +14,9 @@
  *
  * - GC-1  A commit resolves only after a datasync that started after its
  *         record was appended (durability "sync"); under "relaxed", after the
- *         append: it then survives a crash of the process, not of the machine.
+ *         append: it then survives a crash of the process, not of the machine
+ *         (a background datasync at most every second bounds what a power
+ *         cut can take).
  * - GC-2  Under the writer lock, before validating, the committer reads the
  *         log records other processes appended and applies them: validation
  *         sees every earlier commit. A lost update between processes is
@@ -38,7 +40,7 @@ import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { FileHandle } from "../io/file_io.ts";
 import { acquireShortLock } from "./_acquire.ts";
 import { setOf } from "./_collections.ts";
-import { batchBytesMax, batchCommitsMax, lockWriterOffset, queueCommitsMax } from "./_defaults.ts";
+import { batchBytesMax, batchCommitsMax, lockWriterOffset, queueCommitsMax, relaxedSyncIntervalMs } from "./_defaults.ts";
 import type { CommitLog } from "./log.ts";
 import type { LogRecord } from "./log_record.ts";
 import type { Metrics } from "./metrics.ts";
@@ -91,6 +93,7 @@ export class GroupCommit {
   #syncLoop: Promise<void> = Promise.resolve();
   /** GC-5: set once, never cleared. */
   #failure: TxtDbError | null = null;
+  #lastBackgroundSyncMs = -Infinity;
 
   constructor(options: GroupCommitOptions) {
     this.#o = options;
@@ -213,6 +216,7 @@ export class GroupCommit {
     if (this.#o.durability === "relaxed") {
       store.markDurable(appended.at(-1)!.record.tsn);
       this.#acknowledge(appended);
+      this.#backgroundSync();
       return;
     }
     this.#unsynced.push(...appended);
@@ -247,6 +251,25 @@ export class GroupCommit {
       this.#syncing = false;
       if (this.#failure !== null) for (const { q } of this.#unsynced.splice(0)) q.reject(this.#failure);
     }
+  }
+
+  /**
+   * Under "relaxed", a datasync at most every relaxedSyncIntervalMs, off the
+   * commit path (nothing waits for it): it bounds what a power cut can take,
+   * and lets later log lines attest the earlier ones (SEG-2), so damage to an
+   * old line is reported as corruption rather than cut as a torn tail.
+   */
+  #backgroundSync(): void {
+    const now = this.#o.now();
+    if (this.#syncing || now - this.#lastBackgroundSyncMs < relaxedSyncIntervalMs) return;
+    this.#lastBackgroundSyncMs = now;
+    this.#syncing = true;
+    this.#syncLoop = this.#o.log.datasync().then(
+      () => void this.#o.metrics.datasyncs++,
+      () => {}, // relaxed never promised this sync; the next one may succeed or the next commit's write fails
+    ).finally(() => {
+      this.#syncing = false;
+    });
   }
 
   #acknowledge(appended: Appended[]): void {
