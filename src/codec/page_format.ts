@@ -36,4 +36,6 @@ export interface PageFormat {
   readonly extension: string;
   encode(namespace: string, entries: readonly PageEntry[]): string;
   decode(text: string, file: string): DecodedPage;
+  /** Where entry `index` starts in `text` (UTF-16 offset), for TXTDB_CORRUPT errors (contract 11). */
+  entryOffset(text: string, index: number): number;
 }

@@ -42,9 +42,20 @@ export const jsonPageFormat: PageFormat = {
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i];
       if (!Array.isArray(e) || e.length !== 2) {
-        throw new TxtDbError(ErrorCode.CORRUPT, `page file '${file}': entry ${i} is not a [key, value] pair`, { file });
+        throw new TxtDbError(ErrorCode.CORRUPT, `page file '${file}': entry ${i} is not a [key, value] pair`, { file, offset: jsonPageFormat.entryOffset(text, i) });
       }
     }
     return { namespace: page.namespace, entries: entries as Array<[JsonValue, JsonValue]> };
+  },
+
+  /** Entry i is on line i + 1 as txtdb writes pages; for a file reformatted by hand, the best guess. */
+  entryOffset(text: string, index: number): number {
+    let at = 0;
+    for (let line = 0; line <= index; line++) {
+      const nl = text.indexOf("\n", at);
+      if (nl < 0) return at;
+      at = nl + 1;
+    }
+    return at;
   },
 };

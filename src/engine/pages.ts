@@ -110,7 +110,10 @@ export class PageStore {
   }
 
   decode(bytes: Uint8Array, path: string, ref: PageRef, next: PageRef | undefined): Page {
-    const decoded = this.#format.decode(new TextDecoder().decode(bytes), path);
+    const text = new TextDecoder().decode(bytes);
+    const decoded = this.#format.decode(text, path);
+    const corrupt = (i: number, why: string, cause?: unknown): TxtDbError =>
+      new TxtDbError(ErrorCode.CORRUPT, `page file '${path}': entry ${i} ${why}`, { file: path, offset: utf8Length(text.slice(0, this.#format.entryOffset(text, i))), cause });
     const keys: string[] = [];
     const keyJson: JsonValue[] = [];
     const values: string[] = [];
@@ -119,13 +122,11 @@ export class PageStore {
       try {
         enc = encodeKey(keyFromJson(kj));
       } catch (err) {
-        throw new TxtDbError(ErrorCode.CORRUPT, `page file '${path}': entry ${i} has an invalid key (${(err as Error).message})`, { file: path, cause: err });
+        throw corrupt(i, `has an invalid key (${(err as Error).message})`, err);
       }
       const previous = keys.at(-1);
-      if (previous !== undefined && previous >= enc) throw new TxtDbError(ErrorCode.CORRUPT, `page file '${path}': entry ${i} is out of key order or repeats a key`, { file: path });
-      if (enc < ref.firstEnc || (next !== undefined && enc >= next.firstEnc)) {
-        throw new TxtDbError(ErrorCode.CORRUPT, `page file '${path}': entry ${i} lies outside the page's key range`, { file: path });
-      }
+      if (previous !== undefined && previous >= enc) throw corrupt(i, "is out of key order or repeats a key");
+      if (enc < ref.firstEnc || (next !== undefined && enc >= next.firstEnc)) throw corrupt(i, "lies outside the page's key range");
       keys.push(enc);
       keyJson.push(kj);
       values.push(JSON.stringify(vj));
@@ -209,4 +210,8 @@ export function folderFor(name: string, taken: ReadonlySet<string>): string {
   let candidate = base;
   for (let n = 2; lower.has(candidate.toLowerCase()); n++) candidate = `${base}~${n}`;
   return candidate;
+}
+
+function utf8Length(s: string): number {
+  return new TextEncoder().encode(s).length;
 }
