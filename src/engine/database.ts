@@ -131,6 +131,9 @@ export class Database implements AsyncDisposable {
       catchUpEarly: () => this.#catchUp(false),
       syncThrough: (tsn: number) => this.#syncThrough(tsn),
       yieldTurn: o.yieldTurn,
+      holdSnapshot: (tsn: number) => this.#coord.publish(tsn),
+      releaseSnapshot: (tsn: number) => this.#coord.unpublish(tsn),
+      othersOpen: () => this.#coord.othersOpen(),
     });
     this.#store.onStalePage = () => this.#refresh();
     this.#host = {
@@ -483,6 +486,7 @@ export class Database implements AsyncDisposable {
   /** Folds the log into the page files now (see checkpoint.ts); resolves when done. */
   async checkpoint(): Promise<{ tsn: number }> {
     this.#checkUsable(this.#state !== "open");
+    if (this.#commits.failure !== null) throw this.#commits.failure;
     await this.#runCheckpoint();
     return { tsn: this.#store.manifest.checkpointTsn };
   }
@@ -514,6 +518,7 @@ export class Database implements AsyncDisposable {
     const coord = this.#coord;
     let holder = false;
     try {
+      if (this.#commits.failure !== null) return; // a handle that cannot write leaves checkpoints to the others
       holder = coord.tryCheckpointLock(); // PP-4: another handle checkpointing does the work
       if (!holder) return;
       const abandoned = await readManifest(this.#o.io, this.dir, manifestNextFileName).catch(() => undefined);
@@ -537,10 +542,15 @@ export class Database implements AsyncDisposable {
         throw this.#failFatally(err);
       }
       // Tell the other handles, then let the segments it covers go (SEG-3).
-      await this.#commits.withWriterLock(async () => {
-        await this.#catchUp(true);
-        await this.#log.appendCheckpointMarker(c);
-      });
+      // The manifest is installed: failing to tell them is as bad as DB-5.
+      try {
+        await this.#commits.withWriterLock(async () => {
+          await this.#catchUp(true);
+          await this.#log.appendCheckpointMarker(c);
+        });
+      } catch (err) {
+        throw this.#failFatally(new CheckpointIncomplete(err));
+      }
       this.#log.requestRotation();
       await this.#log.removeThrough(c);
       this.#metrics.checkpoints++;

@@ -35,6 +35,10 @@
  *         database is reopened, and the datasync is never retried (after a
  *         failed fsync the kernel may have dropped the dirty pages: a retry
  *         could "succeed" without the data being on disk).
+ * - GC-6  While a batch is appended but not durable, its handle publishes the
+ *         snapshot below it (PP-2), taken before the append: a checkpoint
+ *         elsewhere cannot fold the batch into pages, where this handle's
+ *         snapshots (which stop below its undurable commits, ST-1) would see it.
  */
 import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { FileHandle } from "../io/file_io.ts";
@@ -56,6 +60,8 @@ interface Queued {
 interface Appended {
   readonly q: Queued;
   readonly record: LogRecord;
+  /** On the first commit of a batch: the snapshot published while the batch is not durable (GC-6). */
+  hold?: number;
 }
 
 export interface GroupCommitOptions {
@@ -73,6 +79,11 @@ export interface GroupCommitOptions {
   readonly yieldTurn: () => Promise<void>;
   /** GC-1: makes every record up to the TSN durable, sharing datasyncs across processes (PP-5). */
   readonly syncThrough: (tsn: number) => Promise<void>;
+  /** GC-6: publish / withdraw a snapshot TSN (PP-2) that bounds other handles' checkpoints. */
+  readonly holdSnapshot: (tsn: number) => void;
+  readonly releaseSnapshot: (tsn: number) => void;
+  /** Whether another handle has the database open (then records are never cut, GC-5). */
+  readonly othersOpen: () => boolean;
   /** Called after each batch becomes durable (checkpoint scheduling). */
   readonly afterBatch: () => void;
 }
@@ -200,6 +211,11 @@ export class GroupCommit {
       await this.#o.catchUp(); // GC-2
       const accepted = this.#validate(batch, store.lastTsn);
       if (accepted.length === 0) return null;
+      if (this.#o.durability === "sync") {
+        // GC-6: before anything of the batch is in the file, so no handle can read it unbounded.
+        accepted[0]!.hold = store.visibleTsn;
+        this.#o.holdSnapshot(store.visibleTsn);
+      }
       try {
         await log.append(accepted.map(({ q, record }) => ({ tsn: record.tsn, opsText: q.commit.opsText })));
       } catch (err) {
@@ -241,6 +257,7 @@ export class GroupCommit {
         if (this.#failure !== null) {
           // Another batch failed meanwhile: #fail settled these too; never acknowledge after a failure.
           for (const { q } of covered) q.reject(this.#failure);
+          this.#releaseHolds(covered);
           return;
         }
         this.#o.metrics.record("datasync", (this.#o.now() - s0) * 1000);
@@ -272,7 +289,17 @@ export class GroupCommit {
     });
   }
 
+  /** GC-6: the batches' snapshots are no longer needed (durable, or failed). */
+  #releaseHolds(appended: Appended[]): void {
+    for (const a of appended) {
+      if (a.hold === undefined) continue;
+      this.#o.releaseSnapshot(a.hold);
+      delete a.hold;
+    }
+  }
+
   #acknowledge(appended: Appended[]): void {
+    this.#releaseHolds(appended);
     this.#o.metrics.commits += appended.length;
     for (const { q, record } of appended) q.resolve(record.tsn);
     this.#wakeRoom();
@@ -283,7 +310,8 @@ export class GroupCommit {
   async #fail(err: unknown, appended: Appended[], holdsWriterLock: boolean): Promise<void> {
     this.#failure ??= new TxtDbError(ErrorCode.IO, `a commit could not be made durable (${(err as Error).message}); ` +
       "the database accepts no more writes until it is reopened, and these commits may or may not have been written", { cause: err });
-    for (const { q } of [...appended, ...this.#unsynced.splice(0)]) q.reject(this.#failure);
+    const unacknowledged = [...appended, ...this.#unsynced.splice(0)];
+    for (const { q } of unacknowledged) q.reject(this.#failure);
     for (const q of this.#queue.splice(0)) q.reject(this.#stoppedError());
     this.#wakeRoom();
     // Cut the unacknowledged records out of the file, unless another process
@@ -292,11 +320,13 @@ export class GroupCommit {
     // can serve a record that may not be durable.
     const { log, store } = this.#o;
     const settle = async (): Promise<void> => {
-      const cut = await log.discardUnacknowledged(this.#o.durability, holdsWriterLock).catch(() => false);
+      // Another handle may have read them already: then they share the file's fate.
+      const cut = !this.#o.othersOpen() && (await log.discardUnacknowledged(this.#o.durability, holdsWriterLock).catch(() => false));
       if (cut) store.rollbackPendingOwn();
       else store.markDurable(store.pendingOwnThrough);
     };
     await (holdsWriterLock ? settle() : this.withWriterLock(settle)).catch(() => {}); // best effort: the failure is reported already
+    this.#releaseHolds(unacknowledged);
   }
 
   /** GC-3: first-committer-wins, against applied records and the batch so far. */

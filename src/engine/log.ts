@@ -182,10 +182,7 @@ export class CommitLog {
   }
 
   async #endsWithNextMarker(segment: Segment, next: number): Promise<boolean> {
-    const bytes = await this.#io.readFile(segment.path);
-    const lines = scanLines(bytes.subarray(Math.max(0, bytes.lastIndexOf(0x0a, bytes.length - 2) + 1)));
-    const last = lines.at(-1);
-    return last !== undefined && "marker" in last && last.marker.marker === "next" && last.marker.tsn === next;
+    return (await this.#nextMarkerOf(segment)) === next;
   }
 
   /**
@@ -226,7 +223,12 @@ export class CommitLog {
     for (;;) {
       const active = this.#active!;
       const size = await active.size();
-      if (size <= this.#end) return;
+      if (size < this.#end) {
+        // Another handle cut records this one had read: its state is no longer the log's.
+        throw new TxtDbError(ErrorCode.IO, `the commit log '${this.#activeSegment!.path}' shrank below what this handle read ` +
+          `(${size} < ${this.#end} bytes): close and reopen the database.`, { file: this.#activeSegment!.path, offset: size });
+      }
+      if (size === this.#end) return;
       const bytes = await active.read(this.#end, size - this.#end);
       let consumed = 0;
       let next: number | null = null;
@@ -254,6 +256,9 @@ export class CommitLog {
   /** Moves to the segment a `next` marker names. */
   async #follow(firstTsn: number): Promise<void> {
     const segment = this.#segments.find((s) => s.firstTsn === firstTsn) ?? { firstTsn, path: joinPath(this.#dir, segmentName(firstTsn)) };
+    // SEG-1: nothing may be appended to the next segment before this one is
+    // durable whole; its rotator's datasync may have failed.
+    await this.#active!.datasync();
     await this.#switchTo(segment); // LogResync if a checkpoint removed it meanwhile
     if (!this.#segments.includes(segment)) {
       this.#segments.push(segment);
@@ -376,12 +381,26 @@ export class CommitLog {
     this.#rotateRequested = false;
     if (this.#activeSegment?.firstTsn === firstTsn) return; // empty already: nothing to rotate away from
     const segment = await this.#createSegment(firstTsn);
-    await this.#write(encodeMarker("next", firstTsn, this.#durable));
-    await this.#active!.datasync();
-    await this.#switchTo(segment);
-    this.#end = await this.#active!.size();
-    this.#durable = 0;
-    assert(this.#end === 0, `a new log segment ${segment.path} is not empty`);
+    try {
+      await this.#write(encodeMarker("next", firstTsn, this.#durable));
+    } catch (err) {
+      // No marker leads to the new segment: leave no empty segment behind (SEG-6).
+      await this.#io.unlink(segment.path).catch(() => {});
+      this.#segments = this.#segments.filter((s) => s !== segment);
+      throw err;
+    }
+    // Once the marker is in the file others may follow it: the rotation
+    // stands even if this datasync fails (this handle then fails stop, and
+    // whoever follows the marker syncs the old segment itself, SEG-1) — and
+    // this handle reads on in the new segment too.
+    try {
+      await this.#active!.datasync();
+    } finally {
+      await this.#switchTo(segment);
+      this.#end = 0;
+      this.#durable = 0;
+      this.#foreignAfterDurable = false;
+    }
   }
 
   async #createSegment(firstTsn: number): Promise<Segment> {
@@ -397,13 +416,38 @@ export class CommitLog {
   /** SEG-3: removes the segments whose records all have TSN ≤ `tsn`, never the one this process uses. */
   async removeThrough(tsn: number): Promise<number> {
     let removed = 0;
-    while (this.#segments.length > 1 && this.#segments[1]!.firstTsn <= tsn + 1 && this.#segments[0] !== this.#activeSegment) {
+    // A segment's records all lie below the TSN its `next` marker names: only
+    // that marker proves it (an empty segment a killed rotation left behind
+    // proves nothing about the segment before it, SEG-6).
+    while (this.#segments.length > 1 && this.#segments[0] !== this.#activeSegment) {
+      const next = await this.#nextMarkerOf(this.#segments[0]!);
+      if (next === null || next > tsn + 1) break;
       const segment = this.#segments.shift()!;
       await this.#io.unlink(segment.path).catch(() => {}); // another process may have removed it first
       removed++;
     }
     if (removed > 0) await this.#io.syncDir(this.#dir);
     return removed;
+  }
+
+  /** The TSN a segment's final `next` marker names, or null (read from its last bytes). */
+  async #nextMarkerOf(segment: Segment): Promise<number | null> {
+    let f: FileHandle;
+    try {
+      f = await this.#io.open(segment.path, { readOnly: true });
+    } catch (err) {
+      if (err instanceof TxtDbError && err.code === ErrorCode.NOT_FOUND) return null;
+      throw err;
+    }
+    try {
+      const size = await f.size();
+      const tail = await f.read(Math.max(0, size - 256), Math.min(size, 256));
+      const start = tail.lastIndexOf(0x0a, tail.length - 2) + 1;
+      const last = scanLines(tail.subarray(start)).at(-1);
+      return last !== undefined && "marker" in last && last.marker.marker === "next" ? last.marker.tsn : null;
+    } finally {
+      await f.close();
+    }
   }
 
   /**
