@@ -117,11 +117,6 @@ export class Coordination {
     this.#republish(this.#live.size === 0 ? null : Math.min(...this.#live.keys()));
   }
 
-  /** This handle's oldest live snapshot, or null. */
-  get oldestLocal(): number | null {
-    return this.#published;
-  }
-
   #republish(snapshot: number | null): void {
     const old = this.#published;
     if (snapshot !== null) {

@@ -31,11 +31,11 @@ import { encodeKey, type Key } from "../codec/key.ts";
 import { decodeValue } from "../codec/value.ts";
 import type { PageFormat, PageFormatName } from "../codec/page_format.ts";
 import { pageFormats } from "../codec/page_formats.ts";
-import type { FileHandle, FileIO, DirectoryClaim } from "../io/file_io.ts";
+import type { DirectoryClaim, FileIO } from "../io/file_io.ts";
 import { ensureDirDurable } from "../io/durable_dir.ts";
 import { joinPath } from "../io/path.ts";
 import {
-  checkpointLogBytesDefault, checkpointWaitMsMax, lockWriterOffset, resyncAttemptsMax, manifestFileName, manifestNextFileName, pagesDirName, retryBackoffFirstMs,
+  checkpointWaitMsMax, lockWriterOffset, resyncAttemptsMax, manifestFileName, manifestNextFileName, pagesDirName, retryBackoffFirstMs,
   retryBackoffMaxMs, tempSuffix, transactionRetriesDefault,
 } from "./_defaults.ts";
 import { checkpoint, CheckpointIncomplete } from "./checkpoint.ts";
@@ -48,7 +48,7 @@ import { Metrics, operations } from "./metrics.ts";
 import { validateNamespace } from "./names.ts";
 import { PageStore } from "./pages.ts";
 import { Store } from "./store.ts";
-import { Transaction, type CommitResult, type Isolation, type PendingCommit, type ScanOptions, type TxHost } from "./transaction.ts";
+import { Transaction, type CommitResult, type Isolation, type PendingCommit, type TxHost } from "./transaction.ts";
 
 export interface EngineOptions {
   readonly io: FileIO;
@@ -128,7 +128,6 @@ export class Database implements AsyncDisposable {
       store: this.#store, log: this.#log, lockFile: this.#coord.main, metrics: this.#metrics,
       durability: o.durability, now: o.now, afterBatch: () => this.#maybeCheckpoint(),
       catchUp: () => this.#catchUp(true),
-      catchUpEarly: () => this.#catchUp(false),
       syncThrough: (tsn: number) => this.#syncThrough(tsn),
       yieldTurn: o.yieldTurn,
       holdSnapshot: (tsn: number) => this.#coord.publish(tsn),
@@ -200,12 +199,7 @@ export class Database implements AsyncDisposable {
     const coord = this.#coord;
     await coord.enterGate(); // PP-3
     try {
-      await this.#catchUp(false);
-      // ST-1 keeps this handle's own undurable commits out of snapshots; when
-      // another process's commit follows one of them, wait for our datasync
-      // so that commit (which may have resolved already) is visible (contract 6).
-      if (this.#store.lastForeignTsn > this.#store.visibleTsn) await this.#commits.synced();
-      const snapshot = this.#store.visibleTsn;
+      const snapshot = await this.#newestVisible();
       const tx = new Transaction(this.#host, snapshot, { readOnly, isolation });
       this.#live.set(tx, snapshot);
       coord.publish(snapshot); // PP-2
@@ -223,9 +217,20 @@ export class Database implements AsyncDisposable {
    */
   async #beginBlind(): Promise<Transaction> {
     this.#checkUsable(this.#state !== "open");
+    return new Transaction(this.#host, await this.#newestVisible(), { readOnly: false, isolation: "snapshot" });
+  }
+
+  /**
+   * Catches up with the log and returns the newest TSN a snapshot may take
+   * (contract 6). ST-1 keeps this handle's own undurable commits out of
+   * snapshots; when another process's commit follows one of them, this waits
+   * for our datasync, so that commit (which may have resolved already) is
+   * visible.
+   */
+  async #newestVisible(): Promise<number> {
     await this.#catchUp(false);
-    if (this.#store.lastForeignTsn > this.#store.visibleTsn) await this.#commits.synced(); // contract 6
-    return new Transaction(this.#host, this.#store.visibleTsn, { readOnly: false, isolation: "snapshot" });
+    if (this.#store.lastForeignTsn > this.#store.visibleTsn) await this.#commits.synced();
+    return this.#store.visibleTsn;
   }
 
   #release(tx: Transaction): void {
@@ -378,11 +383,10 @@ export class Database implements AsyncDisposable {
     this.#checkUsable(this.#state !== "open");
     validateNamespace(ns);
     const enc = encodeKey(key);
-    await this.#catchUp(false);
-    if (this.#store.lastForeignTsn > this.#store.visibleTsn) await this.#commits.synced(); // contract 6, as in begin()
+    const snapshot = await this.#newestVisible();
     const sampled = this.#metrics.sample("get");
     const t0 = sampled ? this.#o.now() : 0;
-    let text = this.#store.get(ns, enc, this.#store.visibleTsn);
+    let text = this.#store.get(ns, enc, snapshot);
     if (typeof text === "object") text = await text;
     if (sampled) this.#metrics.record("get", (this.#o.now() - t0) * 1000);
     return text === undefined ? undefined : decodeValue(text);

@@ -73,8 +73,6 @@ export interface GroupCommitOptions {
   readonly now: () => number;
   /** GC-2: reads and applies the other processes' records; the caller holds the writer lock. */
   readonly catchUp: () => Promise<void>;
-  /** The same without the writer lock (complete records only), to shorten the locked part. */
-  readonly catchUpEarly: () => Promise<void>;
   /** One turn of the event loop (injected: the engine names no runtime). */
   readonly yieldTurn: () => Promise<void>;
   /** GC-1: makes every record up to the TSN durable, sharing datasyncs across processes (PP-5). */
@@ -200,9 +198,6 @@ export class GroupCommit {
   async #appendBatch(batch: Queued[]): Promise<void> {
     const { store, log, metrics } = this.#o;
     const t0 = this.#o.now();
-    // Read what the other processes appended before taking the lock, so the
-    // catch-up under it (GC-2) only has the last few records to read.
-    await this.#o.catchUpEarly();
     const appended = await this.withWriterLock(async (): Promise<Appended[] | null> => {
       if (this.#failure !== null) {
         for (const q of batch) q.reject(this.#stoppedError());

@@ -116,7 +116,7 @@ export class CommitLog {
     let expected = afterTsn + 1;
     // The segments that may hold a record above afterTsn — and the one before
     // them, whose `next` marker a crash in a rotation may have torn.
-    const first = this.#segments.findIndex((s, i) => (this.#segments[i + 1]?.firstTsn ?? Infinity) > afterTsn + 1);
+    const first = this.#segments.findIndex((_, i) => (this.#segments[i + 1]?.firstTsn ?? Infinity) > afterTsn + 1);
     const needed = first < 0 ? [] : this.#segments.slice(Math.max(0, first - 1));
     for (const segment of needed) {
       const bytes = await this.#io.readFile(segment.path);
