@@ -19,6 +19,7 @@ import {
   type Key,
 } from "../src/codec/key.ts";
 import { compositeKeyElementsMax, keyBytesMax } from "../src/codec/limits.ts";
+import { throwsCode } from "./_helpers/expect.ts";
 
 const seed = process.env["TXTDB_SEED"] !== undefined ? Number(process.env["TXTDB_SEED"]) : Date.now() % 0x7fffffff;
 console.log(`codec_key: seed=${seed} (replay: TXTDB_SEED=${seed})`);
@@ -111,14 +112,6 @@ const keyArb: fc.Arbitrary<Key> = fc.oneof(partArb, level1Arb, level2Arb);
 
 // ---------------------------------------------------------------------------
 
-function throwsCode(fn: () => unknown, code: string, message?: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof TxtDbError, `expected a TxtDbError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (message !== undefined) assert.match(err.message, message);
-    return true;
-  });
-}
 
 const bytes = (...b: number[]): Uint8Array => new Uint8Array(b);
 const hex = (s: string): string => Array.from(s, (c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join(" ");

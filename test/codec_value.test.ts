@@ -7,9 +7,9 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import fc from "fast-check";
-import { TxtDbError } from "../src/errors.ts";
 import { decodeValue, encodeValue, valueFromJson, valueToJson, type JsonValue } from "../src/codec/value.ts";
 import { valueBytesMax, valueDepthMax } from "../src/codec/limits.ts";
+import { throwsCode } from "./_helpers/expect.ts";
 
 const seed = process.env["TXTDB_SEED"] !== undefined ? Number(process.env["TXTDB_SEED"]) : Date.now() % 0x7fffffff;
 console.log(`codec_value: seed=${seed} (replay: TXTDB_SEED=${seed})`);
@@ -101,14 +101,6 @@ const { value: valueArb } = fc.letrec((tie) => {
 
 // ---------------------------------------------------------------------------
 
-function throwsCode(fn: () => unknown, code: string, message?: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof TxtDbError, `expected a TxtDbError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (message !== undefined) assert.match(err.message, message);
-    return true;
-  });
-}
 
 describe("the equality these tests rely on", () => {
   test("assert.deepStrictEqual tells -0 from 0 and matches NaN", () => {

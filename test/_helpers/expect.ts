@@ -37,3 +37,13 @@ export function testSeed(file: string): number {
   console.log(`${file}: seed=${seed} (replay: TXTDB_SEED=${seed})`);
   return seed;
 }
+
+/** Asserts that a synchronous call throws a TxtDbError with `code` (and a message matching `message`). */
+export function throwsCode(fn: () => unknown, code: string, message?: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof TxtDbError, `expected a TxtDbError, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    if (message !== undefined) assert.match(err.message, message);
+    return true;
+  });
+}
