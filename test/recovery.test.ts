@@ -17,6 +17,7 @@ import {
   type LockMode, type LockOptions, type LockScope, type MemoryIO, type OpenOptions,
 } from "../src/mod.ts";
 import { codeOf, collect, errorOf, testSeed } from "./_helpers/expect.ts";
+import { contentEnd } from "../src/engine/log_record.ts";
 
 const seed = testSeed("recovery");
 
@@ -417,7 +418,7 @@ describe("crash at every sync point of random workloads (seeded)", () => {
 // ---------------------------------------------------------------------------
 
 describe("the log's torn tail and damaged records (contract 11, 12)", () => {
-  test("torn tail on a real directory: truncating the last record at every byte offset loses only it", async () => {
+  test("torn tail on a real directory: cutting the last record at every byte offset (truncated, or followed by padding) loses only it", async () => {
     const base = fs.mkdtempSync(path.join(os.tmpdir(), "txtdb-recovery-"));
     try {
       const live = path.join(base, "live");
@@ -433,24 +434,37 @@ describe("the log's torn tail and damaged records (contract 11, 12)", () => {
       const logDir = path.join(pristine, "log");
       const segments = fs.readdirSync(logDir);
       assert.equal(segments.length, 1);
-      const bytes = fs.readFileSync(path.join(logDir, segments[0]!));
+      const file = fs.readFileSync(path.join(logDir, segments[0]!));
+      const padding = file.subarray(contentEnd(file));
+      assert.ok(padding.length > 0 && padding.every((b) => b === 0x20), "the segment ends in padding spaces (SEG-7)");
+      const bytes = file.subarray(0, contentEnd(file));
       const text = new TextDecoder().decode(bytes);
       const lines = text.split("\n");
       assert.equal(lines.length, n + 1, "one newline-terminated line per commit (contract 11)");
       assert.equal(lines.at(-1), "");
       for (const [i, line] of lines.slice(0, -1).entries()) assert.equal((JSON.parse(line) as { tsn: number }).tsn, i + 1);
       const lastStart = bytes.lastIndexOf(0x0a, bytes.length - 2) + 1;
-      for (let cut = lastStart; cut < bytes.length; cut++) {
+      for (let at = 2 * lastStart; at < 2 * bytes.length; at++) {
+        const cut = at >> 1;
+        const padded = (at & 1) === 1; // the record's end overwritten by padding instead of the file cut short
+        const where = `cut at ${cut}${padded ? " (padded)" : ""}`;
         fs.rmSync(work, { recursive: true, force: true });
         fs.cpSync(pristine, work, { recursive: true });
-        fs.truncateSync(path.join(work, "log", segments[0]!), cut);
-        const d = await open(work, { io }).catch((err: unknown) => assert.fail(`cut at ${cut}: open rejected: ${String(err)}`));
-        assert.equal(d.stats().lastTsn, n - 1, `cut at ${cut}`);
-        assert.equal(d.stats().tornTailBytesDiscarded, cut - lastStart, `cut at ${cut}`);
+        const segmentPath = path.join(work, "log", segments[0]!);
+        if (padded) {
+          const fd = fs.openSync(segmentPath, "r+");
+          fs.writeSync(fd, new Uint8Array(bytes.length - cut).fill(0x20), 0, bytes.length - cut, cut);
+          fs.closeSync(fd);
+        } else {
+          fs.truncateSync(segmentPath, cut);
+        }
+        const d = await open(work, { io }).catch((err: unknown) => assert.fail(`${where}: open rejected: ${String(err)}`));
+        assert.equal(d.stats().lastTsn, n - 1, where);
+        assert.equal(d.stats().tornTailBytesDiscarded, contentEnd(bytes.subarray(0, cut)) - Math.min(lastStart, cut), where);
         const rows = await collect((await d.begin()).scan("t"));
-        assert.deepEqual(rows, Array.from({ length: n - 1 }, (_, i) => [i + 1, { i: i + 1, text: `record ${i + 1} ✓` }]), `cut at ${cut}`);
-        assert.deepEqual(await d.check(), { ok: true, problems: [] }, `cut at ${cut}: check() after the torn tail (contract 12)`);
-        assert.deepEqual(await d.put("t", "next", 1), { tsn: n }, `cut at ${cut}: the next commit reuses TSN ${n}`);
+        assert.deepEqual(rows, Array.from({ length: n - 1 }, (_, i) => [i + 1, { i: i + 1, text: `record ${i + 1} ✓` }]), where);
+        assert.deepEqual(await d.check(), { ok: true, problems: [] }, `${where}: check() after the torn tail (contract 12)`);
+        assert.deepEqual(await d.put("t", "next", 1), { tsn: n }, `${where}: the next commit reuses TSN ${n}`);
         await d.close();
         const again = await open(work, { io });
         assert.equal(await again.get("t", "next"), 1);
@@ -471,7 +485,8 @@ describe("the log's torn tail and damaged records (contract 11, 12)", () => {
     await db.close();
     const [segment] = await image.readdir(joinPath(dir, "log"));
     const file = joinPath(dir, "log", segment!);
-    const bytes = await image.readFile(file);
+    const file_ = await image.readFile(file);
+    const bytes = file_.subarray(0, contentEnd(file_)); // the lines, without the padding after them (SEG-7)
     const starts = [0];
     for (let i = 0; i < bytes.length - 1; i++) if (bytes[i] === 0x0a) starts.push(i + 1);
     assert.equal(starts.length, n);

@@ -19,6 +19,16 @@ export const relaxedSyncIntervalMs = 1000;
 
 /** A log segment is closed and a new one started past this size. */
 export const segmentBytesMax = 64 << 20;
+/**
+ * Spaces a writer puts ahead of its appends each time the segment runs out of
+ * them (SEG-7): one slow, size-changing datasync per this many bytes, instead
+ * of one per commit.
+ */
+export const logPadBytes = 1 << 20;
+/** Padding is added once fewer than this many bytes of it are left ahead of the end. */
+export const logPadLowBytes = 256 << 10;
+/** The first read of a catch-up (SEG-4); doubled while the last line read is cut short. */
+export const catchUpReadBytes = 4096;
 /** An automatic checkpoint starts once this many log bytes were written since the last one. */
 export const checkpointLogBytesDefault = 16 << 20;
 

@@ -169,8 +169,7 @@ export class Database implements AsyncDisposable {
         await log.removeAbandonedSegments(); // SEG-6
         const replay = await log.replay(manifest.checkpointTsn);
         if (replay.tornTail !== null) {
-          const size = (await io.stat(replay.tornTail.path))?.size ?? 0;
-          metrics.tornTailBytesDiscarded = size - replay.tornTail.offset;
+          metrics.tornTailBytesDiscarded = replay.tornTail.bytes;
           await log.cutTornTail(replay.tornTail);
         }
         for (const record of replay.records) store.applyForeign(record);

@@ -31,13 +31,24 @@
  *          half-way; open removes it (removeAbandonedSegments).
  * - SEG-5  In one process, catch-up, appends and cuts run one at a time: each
  *          moves the position this process reads and appends at.
+ * - SEG-7  The last segment ends in padding (LOG-4) that appends overwrite: a
+ *          writer that finds fewer than a batch's bytes of it left writes
+ *          logPadBytes more after its batch. On ext4 a datasync that must also
+ *          make a new file size durable commits the journal; one that covers
+ *          overwritten blocks only does not — about 1.5× the commits per
+ *          second here (the trick SQLite's WAL plays by reusing its file). So
+ *          the log's end is where the padding starts, not the file's size. A
+ *          segment is cut back to its lines before its `next` marker, so a
+ *          closed segment ends with the marker.
  */
 import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { FileHandle, FileIO } from "../io/file_io.ts";
 import { ensureDirDurable } from "../io/durable_dir.ts";
 import { joinPath } from "../io/path.ts";
-import { logDirName, segmentBytesMax } from "./_defaults.ts";
-import { BadLine, corruptLog, encodeBatch, encodeMarker, parseLine, scanLines, type LogRecord, type ReadRecord } from "./log_record.ts";
+import { catchUpReadBytes, logDirName, logPadBytes, logPadLowBytes, segmentBytesMax } from "./_defaults.ts";
+import {
+  BadLine, contentEnd, corruptLog, encodeBatch, encodeMarker, parseLine, scanLines, type LogRecord, type ReadRecord, type ScannedLine,
+} from "./log_record.ts";
 
 interface Segment {
   readonly firstTsn: number;
@@ -53,8 +64,8 @@ function segmentName(firstTsn: number): string {
 export interface Replay {
   /** The records above `afterTsn`, in TSN order. */
   records: LogRecord[];
-  /** Where a torn tail starts, if recovery found one (SEG-2). */
-  tornTail: { path: string; offset: number; why: string } | null;
+  /** Where a torn tail starts, if recovery found one (SEG-2), and how many bytes other than padding it holds. */
+  tornTail: { path: string; offset: number; why: string; bytes: number } | null;
 }
 
 /** Where catch-up delivers what other processes wrote. */
@@ -75,8 +86,10 @@ export class CommitLog {
   /** The last segment known to this process, where it reads and appends. */
   #active: FileHandle | null = null;
   #activeSegment: Segment | null = null;
-  /** Bytes of the active segment read or written by this process (SEG-1, SEG-4). */
+  /** Bytes of the active segment read or written by this process (SEG-1, SEG-4): where its lines end. */
   #end = 0;
+  /** The active segment's size as last seen: #end plus the padding ahead of it (SEG-7). */
+  #allocated = 0;
   /** Bytes of the active segment covered by a datasync of this process (what new lines attest). */
   #durable = 0;
   /** Where this process last appended a batch (GC-5: cut back to here if it fails). */
@@ -127,7 +140,7 @@ export class CommitLog {
           continue;
         }
         if ("bad" in line) {
-          tornTail = { path: segment.path, offset: line.offset, why: line.bad };
+          tornTail = { path: segment.path, offset: line.offset, why: line.bad, bytes: contentEnd(bytes) - line.offset };
           // A flipped newline can merge the bad line with the next ones: look
           // for a valid line anywhere after it, not only at line starts.
           if (attestedAfter(bytes, line.offset)) throw corruptLog(segment.path, line.offset, line.bad);
@@ -196,7 +209,8 @@ export class CommitLog {
       last = await this.#createSegment(nextTsn);
     }
     await this.#switchTo(last);
-    this.#end = await this.#active!.size();
+    this.#end = linesEnd(scanLines(await this.#active!.readAll())); // SEG-7: recovery cut any torn tail
+    this.#allocated = await this.#active!.size();
     // After a process crash the tail may sit in the page cache only: make it
     // durable before any new line attests it (SEG-2).
     await this.#active!.datasync();
@@ -220,22 +234,32 @@ export class CommitLog {
   }
 
   async #catchUp(sink: LogSink, holdsWriterLock: boolean): Promise<void> {
+    let want = catchUpReadBytes;
     for (;;) {
       const active = this.#active!;
       const size = await active.size();
+      this.#allocated = size;
       if (size < this.#end) {
         // Another handle cut records this one had read: its state is no longer the log's.
         throw new TxtDbError(ErrorCode.IO, `the commit log '${this.#activeSegment!.path}' shrank below what this handle read ` +
           `(${size} < ${this.#end} bytes): close and reopen the database.`, { file: this.#activeSegment!.path, offset: size });
       }
       if (size === this.#end) return;
-      const bytes = await active.read(this.#end, size - this.#end);
+      // SEG-7: the file's size says nothing about new lines; read until the padding.
+      const bytes = await active.read(this.#end, Math.min(want, size - this.#end));
+      const toFileEnd = this.#end + bytes.length >= size;
       let consumed = 0;
       let next: number | null = null;
+      let readOn = false;
       for (const line of scanLines(bytes)) {
         if ("bad" in line) {
-          if (line.incomplete !== true) throw corruptLog(this.#activeSegment!.path, this.#end + line.offset, line.bad);
-          if (holdsWriterLock) await active.truncate(this.#end + line.offset); // a killed writer's partial batch
+          if (line.incomplete === true && !toFileEnd) readOn = true; // the line goes on past this read
+          else if (!holdsWriterLock) {
+            // A write in progress: appends overwrite padding, so a read racing
+            // one can see any mix of old and new bytes. Its CRC tells; the
+            // writer lock, taken before anything is built on it, settles it.
+          } else if (line.incomplete === true) await active.truncate(this.#end + line.offset); // a killed writer's partial batch
+          else throw corruptLog(this.#activeSegment!.path, this.#end + line.offset, line.bad);
           break;
         }
         consumed = line.end;
@@ -248,8 +272,14 @@ export class CommitLog {
       }
       this.#end += consumed;
       if (consumed > 0) this.#foreignAfterDurable = true;
-      if (next === null) return;
-      await this.#follow(next); // on LogResync the position stays here, after the marker; the resync repositions
+      if (next !== null) {
+        await this.#follow(next); // on LogResync the position stays here, after the marker; the resync repositions
+        want = catchUpReadBytes;
+      } else if (readOn) {
+        if (consumed === 0) want *= 2; // one line longer than the read
+      } else if (consumed < bytes.length || toFileEnd) {
+        return; // the padding (or a write in progress) starts here
+      }
     }
   }
 
@@ -265,6 +295,7 @@ export class CommitLog {
       this.#segments.sort((a, b) => a.firstTsn - b.firstTsn);
     }
     this.#end = 0;
+    this.#allocated = 0;
     this.#durable = 0;
     this.#foreignAfterDurable = false;
   }
@@ -294,6 +325,7 @@ export class CommitLog {
     if (segment === undefined) throw new LogResync("the log has no segments");
     await this.#switchTo(segment);
     this.#end = 0;
+    this.#allocated = 0;
     this.#durable = 0;
   }
 
@@ -329,11 +361,26 @@ export class CommitLog {
     return this.#exclusive(() => this.#write(encodeMarker("checkpoint", tsn, this.#durable)));
   }
 
-  async #write(bytes: Uint8Array): Promise<void> {
+  async #write(bytes: Uint8Array, pad = true): Promise<void> {
+    const active = this.#active!;
     this.#lastAppendAt = this.#end;
-    await this.#active!.write(this.#end, bytes);
+    await active.write(this.#end, bytes);
     this.#end += bytes.length;
     this.bytesAppended += bytes.length;
+    if (pad && this.#end + logPadLowBytes > this.#allocated) {
+      // SEG-7: others may have padded further; pad past the batch otherwise.
+      this.#allocated = Math.max(this.#end, await active.size());
+      if (this.#end + logPadLowBytes > this.#allocated) {
+        try {
+          await active.write(this.#allocated, padding());
+          this.#allocated += logPadBytes;
+        } catch {
+          // Padding only makes later datasyncs cheaper; the batch is written.
+          // A full disk fails the next append that needs the room.
+          this.#allocated = Math.max(this.#end, (await active.size().catch(() => this.#end)));
+        }
+      }
+    }
   }
 
   /** Makes every byte appended so far durable (other processes' too: it is one file). */
@@ -367,11 +414,15 @@ export class CommitLog {
     // Bytes past #end are this process's partial write right after it failed
     // (still under the lock); at any other time they are another process's.
     const size = await active.size();
-    if (size < this.#end || (size > this.#end && !afterOwnFailedWrite)) return false;
+    if (size < this.#end) return false;
+    // SEG-7: lines past #end, not padding, are another process's or (right after it) this one's failed write.
+    const after = await active.read(this.#end, Math.min(catchUpReadBytes, size - this.#end));
+    if (contentEnd(after) > 0 && !afterOwnFailedWrite) return false;
     if (durability === "sync" && this.#foreignAfterDurable) return false;
     const to = durability === "sync" ? this.#durable : this.#lastAppendAt;
     await active.truncate(to);
     this.#end = to;
+    this.#allocated = to;
     this.#lastAppendAt = Math.min(this.#lastAppendAt, to);
     return true;
   }
@@ -382,7 +433,8 @@ export class CommitLog {
     if (this.#activeSegment?.firstTsn === firstTsn) return; // empty already: nothing to rotate away from
     const segment = await this.#createSegment(firstTsn);
     try {
-      await this.#write(encodeMarker("next", firstTsn, this.#durable));
+      await this.#active!.truncate(this.#end); // SEG-7: the closed segment ends with its marker
+      await this.#write(encodeMarker("next", firstTsn, this.#durable), false);
     } catch (err) {
       // No marker leads to the new segment: leave no empty segment behind (SEG-6).
       await this.#io.unlink(segment.path).catch(() => {});
@@ -398,6 +450,7 @@ export class CommitLog {
     } finally {
       await this.#switchTo(segment);
       this.#end = 0;
+      this.#allocated = 0;
       this.#durable = 0;
       this.#foreignAfterDurable = false;
     }
@@ -471,6 +524,28 @@ export class CommitLog {
     this.#active = null;
     this.#activeSegment = null;
   }
+}
+
+/** Where the valid lines at the start of a segment end. */
+function linesEnd(lines: readonly ScannedLine[]): number {
+  let end = 0;
+  for (const line of lines) {
+    if ("bad" in line) break;
+    end = line.end;
+  }
+  return end;
+}
+
+/** Whether bytes read end inside a line rather than in padding (SEG-7): then a longer read finds its end. */
+function cutShort(bytes: Uint8Array): boolean {
+  return contentEnd(bytes) === bytes.length;
+}
+
+let padBytes: Uint8Array | null = null;
+
+/** SEG-7: logPadBytes spaces (shared: never written to). */
+function padding(): Uint8Array {
+  return (padBytes ??= new Uint8Array(logPadBytes).fill(0x20));
 }
 
 function durableOf(line: { record: ReadRecord } | { marker: { durable: number } }): number {

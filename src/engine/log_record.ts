@@ -25,6 +25,10 @@
  * - LOG-2  Records are in TSN order with no gap, across segments.
  * - LOG-3  Within one transaction a key appears at most once; a "drop" comes
  *          before the puts that recreate the namespace.
+ * - LOG-4  A segment may end in padding: spaces (or NULs, what a power cut
+ *          can leave of spaces never synced) that no line starts with. The
+ *          lines end where the padding starts; bytes other than padding after
+ *          it are no line at all but damage (a torn write, SEG-2).
  */
 import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import { encodeKey, keyFromJson } from "../codec/key.ts";
@@ -147,13 +151,19 @@ export type ScannedLine =
   | { readonly offset: number; readonly end: number; readonly bad: string; readonly incomplete?: true };
 
 /**
- * Splits a segment's bytes into lines. A last line without its newline is
- * reported as bad ("no newline"): it is a torn append.
+ * Splits a segment's bytes into lines, up to the padding (LOG-4). A last
+ * line without its newline is reported as bad ("no newline"): it is a torn
+ * append, or one in progress.
  */
 export function scanLines(bytes: Uint8Array): ScannedLine[] {
   const out: ScannedLine[] = [];
   let start = 0;
   while (start < bytes.length) {
+    if (isPadding(bytes[start]!)) {
+      const after = paddingEnd(bytes, start);
+      if (after < bytes.length) out.push({ offset: start, end: bytes.length, bad: `byte ${after - start} past the end-of-log padding is not padding` });
+      break;
+    }
     const nl = bytes.indexOf(0x0a, start);
     if (nl < 0) {
       out.push({ offset: start, end: bytes.length, bad: "incomplete line (no newline)", incomplete: true });
@@ -169,6 +179,25 @@ export function scanLines(bytes: Uint8Array): ScannedLine[] {
     start = nl + 1;
   }
   return out;
+}
+
+/** LOG-4: a padding byte. */
+export function isPadding(byte: number): boolean {
+  return byte === 0x20 || byte === 0x00;
+}
+
+/** The first byte at or after `from` that is not padding (bytes.length if none). */
+export function paddingEnd(bytes: Uint8Array, from: number): number {
+  let at = from;
+  while (at < bytes.length && isPadding(bytes[at]!)) at++;
+  return at;
+}
+
+/** Where the content of a segment ends: after its last byte that is not padding. */
+export function contentEnd(bytes: Uint8Array): number {
+  let end = bytes.length;
+  while (end > 0 && isPadding(bytes[end - 1]!)) end--;
+  return end;
 }
 
 export function corruptLog(file: string, offset: number, why: string): TxtDbError {
