@@ -5,7 +5,9 @@
  *   npm run bench            (all of bench/, with the target ratios)
  *
  * Variants:
- *   raw-floor          fs.writeSync(128 B) + fs.fdatasyncSync: the disk's floor, commits/s
+ *   raw-floor          fs.writeSync(128 B) appended + fs.fdatasyncSync: the disk's floor for appends, commits/s
+ *   raw-overwrite-floor the same 128 B written over a file already 4 MiB long (what txtdb's padded log
+ *                      does, SEG-7): the floor for commits that need no new file size, commits/s
  *   seq-put            1 writer, sequential db.put, durable: commits/s (target ≥ 0.8× raw-floor)
  *   concurrent-put     64 async callers of db.put, durable: commits/s (≥ 40,000/s) and datasyncs/commit (≤ 0.05)
  *   db-get             hot point reads through db.get over 100,000 docs: reads/s (≥ 150,000/s)
@@ -58,6 +60,26 @@ const variants: Record<string, () => Promise<Result>> = {
     const r = await forSeconds(3, async () => {
       for (let i = 0; i < 100; i++) {
         fs.writeSync(fd, rec);
+        fs.fdatasyncSync(fd);
+      }
+      return 100;
+    });
+    fs.closeSync(fd);
+    fs.rmSync(dir, { recursive: true });
+    return { opsPerSec: r.ops / r.seconds };
+  },
+  "raw-overwrite-floor": async () => {
+    const dir = tempDir();
+    const fd = fs.openSync(path.join(dir, "log"), "w+");
+    const pad = new Uint8Array(4 << 20).fill(0x20);
+    fs.writeSync(fd, pad);
+    fs.fdatasyncSync(fd);
+    const rec = new Uint8Array(128).fill(0x61);
+    let at = 0;
+    const r = await forSeconds(3, async () => {
+      for (let i = 0; i < 100; i++) {
+        fs.writeSync(fd, rec, 0, rec.length, at);
+        at = (at + rec.length) % pad.length;
         fs.fdatasyncSync(fd);
       }
       return 100;
