@@ -12,7 +12,7 @@
  * data always produces the same bytes.
  */
 import { ErrorCode, TxtDbError } from "../errors.ts";
-import type { DecodedPage, PageEntry, PageFormat } from "./page_format.ts";
+import { checkPageShape, type DecodedPage, type PageEntry, type PageFormat } from "./page_format.ts";
 import type { JsonValue } from "./value.ts";
 
 export const jsonPageFormat: PageFormat = {
@@ -45,6 +45,7 @@ export const jsonPageFormat: PageFormat = {
         throw new TxtDbError(ErrorCode.CORRUPT, `page file '${file}': entry ${i} is not a [key, value] pair`, { file, offset: jsonPageFormat.entryOffset(text, i) });
       }
     }
+    checkPageShape(entries as Array<[JsonValue, JsonValue]>, text, file, (i) => jsonPageFormat.entryOffset(text, i));
     return { namespace: page.namespace, entries: entries as Array<[JsonValue, JsonValue]> };
   },
 
