@@ -243,7 +243,7 @@ async function restoreBase(io: FileIO, path: string, bytes: Uint8Array): Promise
 function refusal(path: string, at: { bytes: Uint8Array; offset: number | undefined } | undefined, reason: string, cause?: unknown): TxtDbError {
   const line = at?.offset === undefined ? undefined : lineOfByte(at.bytes, at.offset);
   const where = line === undefined ? `'${path}'` : `'${path}' line ${line}`;
-  return new TxtDbError(ErrorCode.EDITED, `cannot adopt the edit of ${where}: ${reason}. Nothing was changed.`,
+  return new TxtDbError(ErrorCode.EDITED, `cannot adopt the edit of ${where}: ${reason.replace(/\.$/, "")}. Nothing was changed.`,
     at?.offset === undefined ? { file: path, cause } : { file: path, offset: at.offset, cause });
 }
 

@@ -86,7 +86,8 @@ async function gunzip(bytes: Uint8Array): Promise<Uint8Array> {
   return pipe(bytes, new DecompressionStream("gzip"));
 }
 
-async function pipe(bytes: Uint8Array, through: TransformStream<Uint8Array, Uint8Array>): Promise<Uint8Array> {
-  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(through);
+/** Runs bytes through a (de)compression stream; typed loosely because runtimes type these streams differently. */
+async function pipe(bytes: Uint8Array, through: { readable: ReadableStream; writable: WritableStream }): Promise<Uint8Array> {
+  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(through as TransformStream);
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
