@@ -202,7 +202,7 @@ export function pageValue(page: Page, enc: string): string | undefined {
 
 export function editedError(path: string): TxtDbError {
   return new TxtDbError(ErrorCode.EDITED, `page file '${path}' was changed outside txtdb (its checksum no longer matches the manifest). ` +
-    "Reads that need it are refused until the edit is adopted or the file is restored (git checkout).", { file: path });
+    "Reads that need it are refused until the edit is adopted (db.adoptEdits()) or the file is restored (git checkout).", { file: path });
 }
 
 /** Characters kept as they are in a namespace's folder name; others are %-escaped. */
