@@ -20,7 +20,7 @@ fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("balance: 5", "bala
 
 console.log((await db.check()).problems);          // [ "namespace 'accounts': page file '…/000001.yaml' was changed outside txtdb …" ]
 const { changes, tsn } = await db.adoptEdits();     // validates, diffs, commits one transaction
-console.log(tsn, changes);                          // 3 [ { namespace: 'accounts', key: 'bob', deleted: false, value: { balance: 7 } } ]
+console.log(tsn, changes);                          // 3 [ { namespace: "accounts", key: "bob", deleted: false, value: { balance: 7 }, file: "…/000001.yaml", line: 8 } ]
 console.log(await db.get("accounts", "bob"));       // { balance: 7 }
 console.log((await db.check()).ok);                 // true
 await db.close();

@@ -32,6 +32,7 @@ async function edit(io: FileIO, file: string, fn: (text: string) => string): Pro
   const f = await io.open(file);
   await f.truncate(0);
   await f.write(0, new TextEncoder().encode(after));
+  await f.datasync(); // an editor's save that survives memoryIO().crash()
   await f.close();
 }
 
@@ -67,10 +68,11 @@ for (const format of formats) {
       assert.ok(checked.problems.some((p) => p.includes(file)), checked.problems.join("\n"));
       const result = await db.adoptEdits();
       assert.deepEqual(result.files, [file]);
+      const lines = { json: [3, 4], yaml: [8, 11], xml: [5, 6] }[format];
       assert.deepEqual(result.changes, [
-        { namespace: "accounts", key: "bob", deleted: false, value: { balance: 7 } },
-        { namespace: "accounts", key: "carol", deleted: true },
-        { namespace: "accounts", key: "dave", deleted: false, value: { balance: 1 } },
+        { namespace: "accounts", key: "bob", deleted: false, value: { balance: 7 }, file, line: lines[0] },
+        { namespace: "accounts", key: "carol", deleted: true, file },
+        { namespace: "accounts", key: "dave", deleted: false, value: { balance: 1 }, file, line: lines[1] },
       ]);
       assert.equal(typeof result.tsn, "number");
       assert.deepEqual(await db.get("accounts", "alice"), { balance: 10 });
@@ -159,6 +161,27 @@ for (const format of formats) {
       assert.equal(await db.get("audit", ["accounts", "carol"]), "deleted");
       assert.deepEqual(await db.get("accounts", "bob"), { balance: 70 });
       await db.close();
+    });
+
+    test("ADOPT-6: a crash after the adoption committed but before the file was restored: adopting again commits nothing more", async () => {
+      const { io, file } = await seeded(format);
+      await edit(io, file, (t) => editRows(format, t));
+      const db = await open("/db", { io });
+      io.injectFault({ op: "rename", code: "EIO", path: file + ".tmp" });
+      assert.equal(await codeOf(() => db.adoptEdits()), "TXTDB_IO");
+      io.clearFaults();
+      const image = io.crash();
+      await db.close().catch(() => {});
+      const again = await open("/db", { io: image });
+      assert.equal(await codeOf(() => again.get("accounts", "alice")), "TXTDB_EDITED", "the file is still edited");
+      const result = await again.adoptEdits();
+      assert.deepEqual(result.changes, []);
+      assert.equal(result.tsn, null);
+      assert.deepEqual(await again.get("accounts", "bob"), { balance: 7 });
+      assert.equal(await again.get("accounts", "carol"), undefined);
+      assert.deepEqual(await again.get("accounts", "dave"), { balance: 1 });
+      assert.deepEqual(await again.check(), { ok: true, problems: [] });
+      await again.close();
     });
 
     test("BASE-1: without a valid base copy the edit is refused, naming why", async () => {

@@ -41,6 +41,10 @@
  * - ADOPT-5 The apply step is a parameter (AdoptEditsOptions.apply, default
  *           applyEditsPlain): the table layer routes rows of table
  *           namespaces through its own writes, so indexes follow.
+ * - ADOPT-6 Idempotent: a row that already reads as the edit says is left
+ *           out. If the process dies after the commit but before step 4,
+ *           the file is still edited and adoptEdits() run again commits
+ *           nothing more and restores the page.
  */
 import { ConflictError, ErrorCode, TxtDbError } from "../errors.ts";
 import { decodeKey, encodeKey, keyToString, type Key } from "../codec/key.ts";
@@ -51,14 +55,19 @@ import { crc32c, crcHex } from "./_crc32c.ts";
 import { adoptPageBytesMax, tempSuffix } from "./_defaults.ts";
 import type { NamespaceFiles, PageRef } from "./manifest.ts";
 import { readBase } from "./page_base.ts";
+import { lineAt } from "../codec/page_format.ts";
 import type { Page } from "./pages.ts";
 import type { Store } from "./store.ts";
 import type { Transaction } from "./transaction.ts";
 
-/** One row of an adopted edit: a put of `value`, or a delete. */
+/**
+ * One row of an adopted edit: a put of `value`, or a delete; `file` and
+ * `line` (where the row stands in the edited file) let an apply step that
+ * refuses a row say where it is (ADOPT-1).
+ */
 export type EditChange =
-  | { readonly namespace: string; readonly key: Key; readonly deleted: false; readonly value: unknown }
-  | { readonly namespace: string; readonly key: Key; readonly deleted: true };
+  | { readonly namespace: string; readonly key: Key; readonly deleted: false; readonly value: unknown; readonly file: string; readonly line: number }
+  | { readonly namespace: string; readonly key: Key; readonly deleted: true; readonly file: string };
 
 /** Writes the changes into the adoption's transaction (ADOPT-5). */
 export type ApplyEdits = (tx: Transaction, changes: readonly EditChange[]) => Promise<void>;
@@ -71,7 +80,7 @@ export interface AdoptEditsOptions {
 export interface AdoptEditsResult {
   /** The page files that were edited, now adopted. */
   files: string[];
-  /** The rows the edits changed, as committed. */
+  /** The rows the edits changed, as committed (rows that already read as edited are left out, ADOPT-6). */
   changes: EditChange[];
   /** The TSN of the adoption's transaction; null when the edits changed no row (a reformatted file). */
   tsn: number | null;
@@ -100,6 +109,8 @@ interface EditedPage {
   readonly baseBytes: Uint8Array;
   readonly base: Page;
   readonly edited: Page;
+  /** Line of each entry of `edited`, one-based. */
+  readonly lines: readonly number[];
 }
 
 /** Steps 1–4 (see the file header). The caller holds the checkpoint lock. */
@@ -109,20 +120,23 @@ export async function adoptEdits(host: EditsHost, options: AdoptEditsOptions): P
   const c = store.manifest.checkpointTsn;
   const edited = await findEditedPages(host);
   if (edited.length === 0) return { files: [], changes: [], tsn: null };
-  const changes = edited.flatMap(diffPage);
+  const diff = edited.flatMap(diffPage);
   let tsn: number | null = null;
-  if (changes.length > 0) {
+  let changes: EditChange[] = [];
+  if (diff.length > 0) {
     for (const e of edited) store.pages.pin(e.ref, e.base);
     try {
       const tx = await host.begin();
       try {
+        changes = await notYetApplied(tx, diff);
         for (const ch of changes) refuseIfChangedSince(store, ch, c);
-        await apply(tx, changes);
+        if (changes.length > 0) await apply(tx, changes);
       } catch (err) {
         await tx.rollback();
         throw err;
       }
-      tsn = (await tx.commit()).tsn;
+      if (changes.length > 0) tsn = (await tx.commit()).tsn;
+      else await tx.rollback();
     } finally {
       for (const e of edited) store.pages.unpin(e.ref);
     }
@@ -151,14 +165,15 @@ async function findEditedPages(host: EditsHost): Promise<EditedPage[]> {
       }
       const next = files.pages[i + 1];
       const base = store.pages.decode(baseBytes, path, ref, next);
-      out.push({ namespace, files, ref, path, baseBytes, base, edited: validateEdit(store, namespace, bytes, path, ref, next) });
+      const edited = validateEdit(store, namespace, bytes, path, ref, next);
+      out.push({ namespace, files, ref, path, baseBytes, base, edited: edited.page, lines: edited.lines });
     }
   }
   return out;
 }
 
 /** Step 1 for one file: everything a page must be, with the line of the first problem (ADOPT-1). */
-function validateEdit(store: Store, namespace: string, bytes: Uint8Array, path: string, ref: PageRef, next: PageRef | undefined): Page {
+function validateEdit(store: Store, namespace: string, bytes: Uint8Array, path: string, ref: PageRef, next: PageRef | undefined): { page: Page; lines: number[] } {
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -184,7 +199,8 @@ function validateEdit(store: Store, namespace: string, bytes: Uint8Array, path: 
       throw refusal(path, { bytes, offset }, `entry ${i} (key ${keyToString(decodeKey(page.keys[i]!))}): ${(err as Error).message}`, err);
     }
   }
-  return { ...page, values };
+  const lines = page.keys.map((_, i) => lineAt(text, format.entryOffset(text, i)));
+  return { page: { ...page, values }, lines };
 }
 
 /** Step 2 for one page: rows added, removed or changed (ADOPT-2), in key order. */
@@ -195,18 +211,35 @@ function diffPage(e: EditedPage): EditChange[] {
   while (i < a.keys.length || j < b.keys.length) {
     const ka = a.keys[i], kb = b.keys[j];
     if (kb === undefined || (ka !== undefined && ka < kb)) {
-      out.push({ namespace: e.namespace, key: decodeKey(ka!), deleted: true });
+      out.push({ namespace: e.namespace, key: decodeKey(ka!), deleted: true, file: e.path });
       i++;
     } else if (ka === undefined || kb < ka) {
-      out.push({ namespace: e.namespace, key: decodeKey(kb), deleted: false, value: decodeValue(b.values[j]!) });
+      out.push({ namespace: e.namespace, key: decodeKey(kb), deleted: false, value: decodeValue(b.values[j]!), file: e.path, line: e.lines[j]! });
       j++;
     } else {
       if (encodeValue(decodeValue(a.values[i]!)) !== b.values[j]) {
-        out.push({ namespace: e.namespace, key: decodeKey(kb), deleted: false, value: decodeValue(b.values[j]!) });
+        out.push({ namespace: e.namespace, key: decodeKey(kb), deleted: false, value: decodeValue(b.values[j]!), file: e.path, line: e.lines[j]! });
       }
       i++;
       j++;
     }
+  }
+  return out;
+}
+
+/**
+ * ADOPT-6: the changes whose row does not already read as the edit says.
+ * A row some commit already set to the edited value needs no write and
+ * conflicts with nothing — which is what makes a second adoptEdits() after a
+ * crash between commit and step 4 succeed instead of conflicting with the
+ * first one's own commit.
+ */
+async function notYetApplied(tx: Transaction, diff: readonly EditChange[]): Promise<EditChange[]> {
+  const out: EditChange[] = [];
+  for (const ch of diff) {
+    const current = await tx.get(ch.namespace, ch.key);
+    const same = ch.deleted ? current === undefined : current !== undefined && encodeValue(current) === encodeValue(ch.value);
+    if (!same) out.push(ch);
   }
   return out;
 }

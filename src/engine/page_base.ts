@@ -19,9 +19,10 @@
  * - BASE-1 A base copy is trusted only if its gunzipped bytes have the CRC
  *          the manifest records for the page: a missing, stale or torn copy
  *          is "no base" (adoption then refuses that page and says why),
- *          never a wrong base. So base copies need no datasync of their own.
- * - BASE-2 A base copy is written (as .tmp) and renamed with its page in the
- *          same checkpoint steps, and removed with it.
+ *          never a wrong base.
+ * - BASE-2 A base copy is written (as .tmp) and made durable, and renamed
+ *          with its page, in the same checkpoint steps; it is removed with
+ *          its page. So an edit made after a power cut can still be adopted.
  */
 import { ErrorCode, TxtDbError } from "../errors.ts";
 import type { FileIO } from "../io/file_io.ts";
@@ -41,7 +42,7 @@ export function pageOfBase(name: string): string | undefined {
   return name.startsWith(".") && name.endsWith(baseSuffix) ? name.slice(1, -baseSuffix.length) : undefined;
 }
 
-/** Step 1 of a checkpoint: the base copy of a page being written, as .tmp (BASE-2; no datasync, BASE-1). */
+/** Step 1 of a checkpoint: the base copy of a page being written, as .tmp, durable (BASE-2). */
 export async function writeBaseTemp(io: FileIO, pagePath: string, bytes: Uint8Array): Promise<void> {
   const path = basePath(pagePath) + tempSuffix;
   const gz = await gzip(bytes);
@@ -49,6 +50,7 @@ export async function writeBaseTemp(io: FileIO, pagePath: string, bytes: Uint8Ar
   const f = await io.open(path, { create: true, exclusive: true });
   try {
     await f.write(0, gz);
+    await f.datasync();
   } finally {
     await f.close();
   }
