@@ -13,6 +13,8 @@ import { encodeKey, keyFromJson, keyToJson, type Key } from "../src/codec/key.ts
 import { decodeValue, encodeValue, valueToJson, type JsonValue } from "../src/codec/value.ts";
 import type { PageEntry, PageFormat } from "../src/codec/page_format.ts";
 import { pageFormats } from "../src/codec/page_formats.ts";
+import { readCanonical } from "../src/codec/_xml_canonical.ts";
+import { decodeGeneral } from "../src/codec/page_format_xml.ts";
 import { ErrorCode, TxtDbError } from "../src/errors.ts";
 import { keyArb, namespaceArb, trickyStrings, valueArb } from "./_helpers/arbitraries.ts";
 import { testSeed } from "./_helpers/expect.ts";
@@ -159,6 +161,27 @@ describe("hostile YAML (YAML-1…YAML-3)", () => {
     const err = corruptOf(() => yaml.decode("txtdb: page\nnamespace: n\nentries:\n- key: a\n  value: [1, 2\n", "/db/x.yaml"));
     assert.equal(err.file, "/db/x.yaml");
     assert.equal(typeof err.offset, "number");
+  });
+});
+
+describe("the canonical XML reader (XMLC-1)", () => {
+  test("on pages txtdb writes, and on any one-character change of them, it agrees with the general reader or steps aside", () => {
+    const xml = pageFormats.xml!;
+    let fastHits = 0, mutatedHits = 0;
+    fc.assert(fc.property(namespaceArb, fc.array(fc.tuple(keyArb, valueArb), { maxLength: 5 }), fc.nat(), fc.string({ unit: "binary", minLength: 0, maxLength: 2 }), (ns, rows, at, insert) => {
+      const text = xml.encode(ns, entriesOf(rows));
+      const fast = readCanonical(text);
+      assert.ok(fast !== undefined, "txtdb's own output takes the fast path");
+      fastHits++;
+      assert.equal(JSON.stringify(fast), JSON.stringify(decodeGeneral(text, "f")));
+      const i = at % (text.length + 1);
+      const mutated = text.slice(0, i) + insert + text.slice(i + 1);
+      const m = readCanonical(mutated);
+      if (m === undefined) return;
+      mutatedHits++;
+      assert.equal(JSON.stringify(m), JSON.stringify(decodeGeneral(mutated, "f")), JSON.stringify(mutated));
+    }), { seed, numRuns: 500 });
+    assert.ok(fastHits > 0 && mutatedHits > 0, `${fastHits} ${mutatedHits}`);
   });
 });
 
