@@ -147,6 +147,20 @@ for (const format of formats) {
       await db.close().catch(() => {});
     });
 
+    test("ADOPT-3: a transaction begun before the adoption that writes an adopted row loses at commit (first committer wins)", async () => {
+      const { io, file } = await seeded(format);
+      await edit(io, file, (t) => editRows(format, t));
+      const db = await open("/db", { io });
+      const tx = await db.begin();
+      await tx.put("accounts", "bob", { balance: 99 });
+      await tx.put("accounts", "erin", { balance: 2 });
+      await db.adoptEdits();
+      assert.equal(await codeOf(() => tx.commit()), "TXTDB_CONFLICT");
+      assert.deepEqual(await db.get("accounts", "bob"), { balance: 7 });
+      assert.equal(await db.get("accounts", "erin"), undefined);
+      await db.close();
+    });
+
     test("ADOPT-5: the apply step receives the changes inside the transaction and may write more", async () => {
       const { io, file } = await seeded(format);
       await edit(io, file, (t) => editRows(format, t));
