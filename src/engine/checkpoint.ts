@@ -30,9 +30,9 @@ import type { FileIO } from "../io/file_io.ts";
 import { ensureDirDurable } from "../io/durable_dir.ts";
 import { joinPath } from "../io/path.ts";
 import { crc32c, crcHex } from "./_crc32c.ts";
-import { manifestNextFileName, pageBytesMax, tempSuffix } from "./_defaults.ts";
+import { baseCompressionsAheadMax, manifestNextFileName, pageBytesMax, tempSuffix } from "./_defaults.ts";
 import { installManifestNext, writeManifestNext, type Manifest, type NamespaceFiles, type PageRef } from "./manifest.ts";
-import { basePath, installBase, writeBaseTemp } from "./page_base.ts";
+import { basePath, compressBase, installBase, writeBaseTemp } from "./page_base.ts";
 import { folderFor, pageIndexFor, type Page, type PageStore } from "./pages.ts";
 import type { Store } from "./store.ts";
 import { undecided, type NamespaceVersions } from "./versions.ts";
@@ -89,9 +89,19 @@ export async function checkpoint(io: FileIO, dir: string, store: Store, c: numbe
   try {
     // Step 1.
     for (const folder of newFolders) await ensureDirDurable(io, joinPath(pagesRoot, folder));
-    for (const w of written) {
+    // Base copies are compressed a few pages ahead, while pages are written and synced.
+    const compressed: Array<Promise<Uint8Array>> = [];
+    const compress = (i: number): void => {
+      if (i >= written.length) return;
+      compressed[i] = compressBase(written[i]!.text);
+      compressed[i]!.catch(() => {}); // awaited below; never an unhandled rejection if step 1 fails first
+    };
+    for (let i = 0; i < baseCompressionsAheadMax; i++) compress(i);
+    for (const [i, w] of written.entries()) {
       await writeFresh(io, joinPath(pagesRoot, w.dir, w.ref.file + tempSuffix), w.text);
-      await writeBaseTemp(io, joinPath(pagesRoot, w.dir, w.ref.file), w.text);
+      const gz = await compressed[i]!;
+      compress(i + baseCompressionsAheadMax);
+      await writeBaseTemp(io, joinPath(pagesRoot, w.dir, w.ref.file), gz);
     }
     for (const folder of touched) await io.syncDir(joinPath(pagesRoot, folder));
     // Step 2.

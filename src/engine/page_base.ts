@@ -42,10 +42,14 @@ export function pageOfBase(name: string): string | undefined {
   return name.startsWith(".") && name.endsWith(baseSuffix) ? name.slice(1, -baseSuffix.length) : undefined;
 }
 
-/** Step 1 of a checkpoint: the base copy of a page being written, as .tmp, durable (BASE-2). */
-export async function writeBaseTemp(io: FileIO, pagePath: string, bytes: Uint8Array): Promise<void> {
+/** A page's bytes as its base copy holds them (gzip; runs off the JS thread where the runtime's zlib does). */
+export function compressBase(bytes: Uint8Array): Promise<Uint8Array> {
+  return gzip(bytes);
+}
+
+/** Step 1 of a checkpoint: the base copy (compressBase's output) of a page being written, as .tmp, durable (BASE-2). */
+export async function writeBaseTemp(io: FileIO, pagePath: string, gz: Uint8Array): Promise<void> {
   const path = basePath(pagePath) + tempSuffix;
-  const gz = await gzip(bytes);
   await io.unlink(path).catch(() => {});
   const f = await io.open(path, { create: true, exclusive: true });
   try {
