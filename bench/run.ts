@@ -16,6 +16,7 @@ const plan: Array<[script: string, variants: string[]]> = [
   ["io.bench.js", ["lock-pair", "lock-await", "raw-append-fdatasync", "raw-async-append-fdatasync", "adapter-append-datasync"]],
   ["engine.bench.js", ["raw-floor", "raw-overwrite-floor", "seq-put", "concurrent-put", "db-get", "tx-get", "bulk-load", "reopen"]],
   ["multiprocess.bench.js", ["four-writers", "lock-handoff"]],
+  ["format.bench.js", ["json", "yaml", "xml"]],
 ];
 const json = process.argv.includes("--json");
 const rows = new Map<string, Record<string, number>>();
@@ -46,6 +47,10 @@ if (!json) {
     ["4 processes × 1,000 durable puts", `${f(r("four-writers").commitsPerSec!)} /s, ${r("four-writers").lostWrites} lost`, "≥ 12,000 /s, 0 lost"],
     ["writer-lock hand-off between processes", `p50 ${f(r("lock-handoff").handoffP50Us!)} µs, p99 ${f(r("lock-handoff").handoffP99Us!)} µs`, ""],
   ];
+  for (const format of ["json", "yaml", "xml"]) {
+    const x = r(format);
+    lines.push([`${format} pages, 100k × ~200 B`, `checkpoint ${f(x.checkpointSeconds!, 2)} s, 1-row ${f(x.oneRowCheckpointMs!, 1)} ms, open+read ${f(x.openFirstReadMs!, 1)} ms, scan ${f(x.fullScanSeconds!, 2)} s`, `${f(x.pageBytes! / (1 << 20), 1)} MiB`]);
+  }
   console.log(`\n${"measure".padEnd(46)}${"result".padEnd(52)}target`);
   for (const [name, value, target] of lines) console.log(`${name.padEnd(46)}${value.padEnd(52)}${target}`);
 }

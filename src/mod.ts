@@ -25,3 +25,7 @@ export { Transaction } from "./engine/transaction.ts";
 export type { CommitResult, Isolation, ScanOptions } from "./engine/transaction.ts";
 export type { Key, KeyPart } from "./codec/key.ts";
 export type { PageFormatName } from "./codec/page_format.ts";
+export { applyEditsPlain } from "./engine/edits.ts";
+export { convert } from "./convert.ts";
+export type { ConvertOptions, ConvertProgress, ConvertResult } from "./convert.ts";
+export type { AdoptEditsOptions, AdoptEditsResult, ApplyEdits, EditChange } from "./engine/edits.ts";

@@ -66,9 +66,7 @@ export async function open(dir: string, options: DatabaseOptions = {}): Promise<
   if (typeof dir !== "string" || dir === "") throw invalid(`the database directory must be a non-empty string, got ${JSON.stringify(dir)}`);
   const formatName = options.format ?? "json";
   if (pageFormats[formatName] === undefined) {
-    throw invalid(formatName === "yaml" || formatName === "xml"
-      ? `the "${formatName}" page format is not available yet in this version; use "json"`
-      : `format must be "json", "yaml" or "xml", got ${JSON.stringify(formatName)}`);
+    throw invalid(`format must be "json", "yaml" or "xml", got ${JSON.stringify(formatName)}`);
   }
   const isolation = options.isolation ?? "snapshot";
   if (isolation !== "snapshot" && isolation !== "serializable") throw invalid(`isolation must be "snapshot" or "serializable", got ${JSON.stringify(isolation)}`);

@@ -163,7 +163,7 @@ const range = (from: number, to: number): number[] => Array.from({ length: to - 
 /** n processes of the given runtimes increment one counter `each` times; every value is committed exactly once. */
 async function counterTest(runtimes: Runtime[], each: number, options: DatabaseOptions = {}): Promise<void> {
   const dir = path.join(tempDir(), "db");
-  const setup = await openDb(dir);
+  const setup = await openDb(dir, options.format === undefined ? {} : { format: options.format });
   await setup.put("c", "n", 0);
   await setup.close();
   const workers = await Promise.all(runtimes.map((rt) => Worker.start(dir, options, rt)));
@@ -195,6 +195,10 @@ describe("several processes on one directory", { timeout: testTimeoutMs }, () =>
 
   test(`1b. the same with frequent automatic checkpoints (checkpointLogBytes 2 KiB) in every process`, { timeout: testTimeoutMs }, async () => {
     await counterTest([runtime, runtime, runtime, runtime], each, { checkpointLogBytes: 2048 });
+  });
+
+  test(`1c. the counter with frequent checkpoints in YAML and XML page files (issue 7)`, { timeout: testTimeoutMs }, async () => {
+    for (const format of ["yaml", "xml"] as const) await counterTest([runtime, runtime], each / 5, { checkpointLogBytes: 2048, format });
   });
 
   test(`6. the counter with processes of mixed runtimes: Node + Deno + Bun + Node, ${each} increments each`, { timeout: testTimeoutMs, skip: runtime !== "node" && "mixed runtimes run in the Node suite" }, async () => {

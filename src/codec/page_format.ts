@@ -13,6 +13,7 @@
  * - PAGE-3  decode reports a file that does not parse, or parses to the wrong
  *           shape, as TXTDB_CORRUPT naming the file and the offset.
  */
+import { ErrorCode, TxtDbError } from "../errors.ts";
 import type { JsonValue } from "./value.ts";
 
 export type PageFormatName = "json" | "yaml" | "xml";
@@ -38,4 +39,61 @@ export interface PageFormat {
   decode(text: string, file: string): DecodedPage;
   /** Where entry `index` starts in `text` (UTF-16 offset), for TXTDB_CORRUPT errors (contract 11). */
   entryOffset(text: string, index: number): number;
+}
+
+/**
+ * PAGE-3 for what the JSON forms cannot hold: a non-finite number (YAML's
+ * `.inf`, `.nan`; XML's `<num>Infinity</num>`) would silently become null
+ * in JSON, so it is refused, naming the entry (`{"$number":"Infinity"}` is
+ * how such a number is written).
+ */
+export function checkPageShape(entries: ReadonlyArray<readonly [JsonValue, JsonValue]>, text: string, file: string, entryOffset: (i: number) => number): void {
+  for (const [i, [key, value]] of entries.entries()) {
+    const bad = nonFinite(key) ?? nonFinite(value);
+    if (bad !== undefined) {
+      throw new TxtDbError(ErrorCode.CORRUPT, `page file '${file}': entry ${i} holds the number ${bad}, which JSON cannot hold; ` +
+        `write it as {"$number":"${bad}"}`, { file, offset: utf8Offset(text, entryOffset(i)) });
+    }
+  }
+}
+
+/** The UTF-8 byte offset of a UTF-16 offset in `text` (TxtDbError offsets are bytes, contract 11). */
+export function utf8Offset(text: string, charOffset: number): number {
+  let n = charOffset;
+  for (let i = 0; i < charOffset; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) n += c < 0x800 || (c >= 0xd800 && c < 0xe000) ? 1 : 2;
+  }
+  return n;
+}
+
+function nonFinite(v: JsonValue): string | undefined {
+  const stack: unknown[] = [v];
+  while (stack.length > 0) {
+    const x = stack.pop();
+    if (typeof x === "number") {
+      if (!Number.isFinite(x)) return String(x);
+    } else if (typeof x === "object" && x !== null) {
+      for (const child of Object.values(x)) stack.push(child);
+    }
+  }
+  return undefined;
+}
+
+/** The UTF-16 offset where (zero-based) line `line` starts. */
+export function lineStartOffset(text: string, line: number): number {
+  let at = 0;
+  for (let n = 0; n < line; n++) {
+    const nl = text.indexOf("\n", at);
+    if (nl < 0) return text.length;
+    at = nl + 1;
+  }
+  return at;
+}
+
+/** The one-based line number of a UTF-16 offset. */
+export function lineAt(text: string, offset: number): number {
+  let line = 1;
+  for (let at = text.indexOf("\n"); at >= 0 && at < offset; at = text.indexOf("\n", at + 1)) line++;
+  return line;
 }

@@ -12,7 +12,7 @@
  * data always produces the same bytes.
  */
 import { ErrorCode, TxtDbError } from "../errors.ts";
-import type { DecodedPage, PageEntry, PageFormat } from "./page_format.ts";
+import { checkPageShape, utf8Offset, type DecodedPage, type PageEntry, type PageFormat } from "./page_format.ts";
 import type { JsonValue } from "./value.ts";
 
 export const jsonPageFormat: PageFormat = {
@@ -30,7 +30,8 @@ export const jsonPageFormat: PageFormat = {
       parsed = JSON.parse(text);
     } catch (err) {
       const at = /position (\d+)/.exec(String((err as Error).message));
-      const offset = at === null ? undefined : Number(at[1]);
+      const char = at === null ? firstBadEntryLine(text) : Number(at[1]);
+      const offset = char === undefined ? undefined : utf8Offset(text, char);
       throw new TxtDbError(ErrorCode.CORRUPT, `page file '${file}' is not valid JSON (${(err as Error).message}). ` +
         "Restore it from a backup or git, or fix the syntax.", offset === undefined ? { file, cause: err } : { file, offset, cause: err });
     }
@@ -45,6 +46,7 @@ export const jsonPageFormat: PageFormat = {
         throw new TxtDbError(ErrorCode.CORRUPT, `page file '${file}': entry ${i} is not a [key, value] pair`, { file, offset: jsonPageFormat.entryOffset(text, i) });
       }
     }
+    checkPageShape(entries as Array<[JsonValue, JsonValue]>, text, file, (i) => jsonPageFormat.entryOffset(text, i));
     return { namespace: page.namespace, entries: entries as Array<[JsonValue, JsonValue]> };
   },
 
@@ -59,3 +61,23 @@ export const jsonPageFormat: PageFormat = {
     return at;
   },
 };
+
+/**
+ * Where a JSON syntax error is, for runtimes whose JSON.parse does not say
+ * (Bun, Deno name no position): txtdb writes one entry per line, so the
+ * first entry line that does not parse on its own is the best guess.
+ */
+function firstBadEntryLine(text: string): number | undefined {
+  let at = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("[")) {
+      try {
+        JSON.parse(line.endsWith(",") ? line.slice(0, -1) : line);
+      } catch {
+        return at;
+      }
+    }
+    at += line.length + 1;
+  }
+  return undefined;
+}

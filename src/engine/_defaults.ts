@@ -38,6 +38,12 @@ export const snapshotLagWarnTsnDefault = 100_000;
 /** A page is split in two when its file would exceed this size; a one-row change rewrites one page of at most this size. */
 export const pageBytesMax = 64 << 10;
 
+/** A checkpoint compresses at most this many base copies (page_base.ts) ahead of the page it is writing: overlap without holding every compressor's buffers at once. */
+export const baseCompressionsAheadMax = 8;
+
+/** db.adoptEdits() refuses an edited page file larger than this, before reading it: a hand edit is untrusted input. */
+export const adoptPageBytesMax = 48 << 20;
+
 /** A read that finds a page replaced waits at most this long for the checkpoint replacing it to install its manifest. */
 export const checkpointWaitMsMax = 30_000;
 

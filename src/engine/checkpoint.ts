@@ -5,11 +5,12 @@
  * pages at C plus the versions above C still answer every live snapshot.
  *
  * Steps, each durable before the next (MAN-1):
- *   1. for every page that changes: write `<page>.tmp`, datasync;
- *      syncDir the namespace folders (new folders: syncDir pages/ too);
+ *   1. for every page that changes: write `<page>.tmp`, datasync, and its
+ *      base copy's .tmp (page_base.ts, BASE-2); syncDir the namespace
+ *      folders (new folders: syncDir pages/ too);
  *   2. write manifest.next (checkpoint TSN C, the new page map), datasync,
  *      syncDir — from here on the checkpoint will complete, at open if need be;
- *   3. rename every `<page>.tmp` over its page, syncDir the folders;
+ *   3. rename every `<page>.tmp` over its page (and its base copy), syncDir the folders;
  *   4. rename manifest.next over manifest.json, syncDir;
  *   5. unlink pages no longer named, swap the in-memory manifest and cache,
  *      prune the versions ≤ C, and let log segments wholly ≤ C go.
@@ -29,8 +30,9 @@ import type { FileIO } from "../io/file_io.ts";
 import { ensureDirDurable } from "../io/durable_dir.ts";
 import { joinPath } from "../io/path.ts";
 import { crc32c, crcHex } from "./_crc32c.ts";
-import { manifestNextFileName, pageBytesMax, tempSuffix } from "./_defaults.ts";
+import { baseCompressionsAheadMax, manifestNextFileName, pageBytesMax, tempSuffix } from "./_defaults.ts";
 import { installManifestNext, writeManifestNext, type Manifest, type NamespaceFiles, type PageRef } from "./manifest.ts";
+import { basePath, compressBase, installBase, writeBaseTemp } from "./page_base.ts";
 import { folderFor, pageIndexFor, type Page, type PageStore } from "./pages.ts";
 import type { Store } from "./store.ts";
 import { undecided, type NamespaceVersions } from "./versions.ts";
@@ -87,7 +89,20 @@ export async function checkpoint(io: FileIO, dir: string, store: Store, c: numbe
   try {
     // Step 1.
     for (const folder of newFolders) await ensureDirDurable(io, joinPath(pagesRoot, folder));
-    for (const w of written) await writeFresh(io, joinPath(pagesRoot, w.dir, w.ref.file + tempSuffix), w.text);
+    // Base copies are compressed a few pages ahead, while pages are written and synced.
+    const compressed: Array<Promise<Uint8Array>> = [];
+    const compress = (i: number): void => {
+      if (i >= written.length) return;
+      compressed[i] = compressBase(written[i]!.text);
+      compressed[i]!.catch(() => {}); // awaited below; never an unhandled rejection if step 1 fails first
+    };
+    for (let i = 0; i < baseCompressionsAheadMax; i++) compress(i);
+    for (const [i, w] of written.entries()) {
+      await writeFresh(io, joinPath(pagesRoot, w.dir, w.ref.file + tempSuffix), w.text);
+      const gz = await compressed[i]!;
+      compress(i + baseCompressionsAheadMax);
+      await writeBaseTemp(io, joinPath(pagesRoot, w.dir, w.ref.file), gz);
+    }
     for (const folder of touched) await io.syncDir(joinPath(pagesRoot, folder));
     // Step 2.
     await io.unlink(joinPath(dir, manifestNextFileName)).catch(() => {});
@@ -95,7 +110,10 @@ export async function checkpoint(io: FileIO, dir: string, store: Store, c: numbe
   } catch (err) {
     // CP-3: the intent never became durable; leave nothing for a later checkpoint to trip on.
     await io.unlink(joinPath(dir, manifestNextFileName)).catch(() => {});
-    for (const w of written) await io.unlink(joinPath(pagesRoot, w.dir, w.ref.file + tempSuffix)).catch(() => {});
+    for (const w of written) {
+      await io.unlink(joinPath(pagesRoot, w.dir, w.ref.file + tempSuffix)).catch(() => {});
+      await io.unlink(basePath(joinPath(pagesRoot, w.dir, w.ref.file)) + tempSuffix).catch(() => {});
+    }
     throw err;
   }
   try {
@@ -103,6 +121,7 @@ export async function checkpoint(io: FileIO, dir: string, store: Store, c: numbe
     for (const w of written) {
       const path = joinPath(pagesRoot, w.dir, w.ref.file);
       await io.rename(path + tempSuffix, path);
+      await installBase(io, path);
     }
     for (const folder of touched) await io.syncDir(joinPath(pagesRoot, folder));
     // Step 4.
@@ -144,7 +163,10 @@ async function writeFresh(io: FileIO, path: string, bytes: Uint8Array): Promise<
 
 /** Removes replaced pages, and the folders of namespaces that are gone. */
 async function removeFiles(io: FileIO, removed: string[], old: Manifest, manifest: Manifest, pagesRoot: string): Promise<void> {
-  for (const path of removed) await io.unlink(path).catch(() => {});
+  for (const path of removed) {
+    await io.unlink(path).catch(() => {});
+    await io.unlink(basePath(path)).catch(() => {});
+  }
   for (const [ns, files] of old.namespaces) {
     if (manifest.namespaces.has(ns)) continue;
     const folder = joinPath(pagesRoot, files.dir);

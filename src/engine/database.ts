@@ -46,6 +46,8 @@ import { scanLines } from "./log_record.ts";
 import { decodeManifest, emptyManifest, installManifestNext, readManifest, writeManifestNext, type Manifest } from "./manifest.ts";
 import { Metrics, operations } from "./metrics.ts";
 import { validateNamespace } from "./names.ts";
+import { adoptEdits, type AdoptEditsOptions, type AdoptEditsResult } from "./edits.ts";
+import { installBase, pageOfBase } from "./page_base.ts";
 import { PageStore } from "./pages.ts";
 import { Store } from "./store.ts";
 import { Transaction, type CommitResult, type Isolation, type PendingCommit, type TxHost } from "./transaction.ts";
@@ -486,6 +488,45 @@ export class Database implements AsyncDisposable {
     return tx.commit();
   }
 
+  /**
+   * Adopts hand edits of page files as one transaction (src/engine/edits.ts,
+   * ADOPT-1…5), then checkpoints so the files show the adopted rows in
+   * txtdb's layout. Runs in this handle's checkpoint slot and under the
+   * checkpoint lock: no checkpoint of any process moves files meanwhile.
+   */
+  adoptEdits(options: AdoptEditsOptions = {}): Promise<AdoptEditsResult> {
+    this.#checkUsable(this.#state !== "open");
+    if (this.#commits.failure !== null) throw this.#commits.failure;
+    return this.#track(this.#adoptEdits(options));
+  }
+
+  async #adoptEdits(options: AdoptEditsOptions): Promise<AdoptEditsResult> {
+    while (this.#checkpointRunning) await this.#checkpointing.catch(() => {});
+    this.#checkpointRunning = true;
+    const run = (async () => {
+      for (let waitedMs = 0; !this.#coord.tryCheckpointLock(); waitedMs++) {
+        if (waitedMs >= checkpointWaitMsMax) throw new TxtDbError(ErrorCode.LOCKED, "adoptEdits() waited 30 s for a checkpoint to finish; try again");
+        await this.#o.sleep(1);
+      }
+      try {
+        await this.#catchUp(false);
+        if (this.#store.manifest.checkpointTsn < ((await readManifest(this.#o.io, this.dir))?.checkpointTsn ?? 0)) await this.#adoptFromDisk(false);
+        return await adoptEdits({ io: this.#o.io, store: this.#store, begin: () => this.begin() }, options);
+      } finally {
+        this.#coord.releaseCheckpointLock();
+      }
+    })();
+    this.#checkpointing = run.then(() => {}, () => {});
+    let result: AdoptEditsResult;
+    try {
+      result = await run;
+    } finally {
+      this.#checkpointRunning = false;
+    }
+    if (result.tsn !== null) await this.#runCheckpoint().catch((err) => (this.#checkpointError = err));
+    return result;
+  }
+
   /** Folds the log into the page files now (see checkpoint.ts); resolves when done. */
   async checkpoint(): Promise<{ tsn: number }> {
     this.#checkUsable(this.#state !== "open");
@@ -835,6 +876,7 @@ async function finishCheckpoint(io: FileIO, dir: string, next: Manifest): Promis
     for (const page of files.pages) {
       const path = joinPath(folder, page.file);
       if ((await io.stat(path + tempSuffix)) !== undefined) await io.rename(path + tempSuffix, path);
+      await installBase(io, path);
     }
     await io.syncDir(folder);
   }
@@ -857,7 +899,10 @@ async function removeLeftoverPages(io: FileIO, pagesRoot: string, manifest: Mani
     const path = joinPath(pagesRoot, folder);
     if (!(await io.stat(path))?.isDirectory) continue;
     const files = named.get(folder);
-    const leftovers = (await io.readdir(path)).filter((f) => f.endsWith(tempSuffix) || (pageFilePattern.test(f) && files?.has(f) !== true));
+    const leftovers = (await io.readdir(path)).filter((f) => {
+      const page = pageOfBase(f) ?? f; // a base copy goes with its page (BASE-2)
+      return f.endsWith(tempSuffix) || (pageFilePattern.test(page) && files?.has(page) !== true);
+    });
     for (const f of leftovers) await io.unlink(joinPath(path, f));
     if (leftovers.length > 0) await io.syncDir(path);
     if (files === undefined && (await io.readdir(path)).length === 0) {

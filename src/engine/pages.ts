@@ -53,6 +53,12 @@ export class PageStore {
    */
   readonly #cache = new Map<PageRef, { page: Page; used: boolean }>();
   readonly stats: CacheStats = { bytes: 0, pages: 0, hits: 0, misses: 0 };
+  /**
+   * Pages served from their base copy while an edit of their file is being
+   * adopted (src/engine/edits.ts): the content as of the checkpoint TSN,
+   * which the file no longer holds. Never evicted; removed by unpin().
+   */
+  readonly #pinned = new Map<PageRef, Page>();
 
   constructor(io: FileIO, databaseDir: string, format: PageFormat, cacheBytesMax: number) {
     this.#io = io;
@@ -75,6 +81,8 @@ export class PageStore {
 
   /** The page if it is in the cache (counted as a hit), else undefined. */
   cached(ns: NamespaceFiles, index: number): Page | undefined {
+    const pinned = this.#pinned.get(ns.pages[index]!);
+    if (pinned !== undefined) return pinned;
     const slot = this.#cache.get(ns.pages[index]!);
     if (slot === undefined) return undefined;
     this.stats.hits++;
@@ -134,6 +142,15 @@ export class PageStore {
     return { keys, keyJson, values, bytes: bytes.length * 2 + keys.length * 64 };
   }
 
+  /** Serves `page` for `ref` until unpin(ref), whatever its file holds. */
+  pin(ref: PageRef, page: Page): void {
+    this.#pinned.set(ref, page);
+  }
+
+  unpin(ref: PageRef): void {
+    this.#pinned.delete(ref);
+  }
+
   /** Puts a page in the cache (a checkpoint admits the pages it just wrote). */
   admit(ref: PageRef, page: Page): void {
     if (this.#cache.has(ref)) return;
@@ -185,7 +202,7 @@ export function pageValue(page: Page, enc: string): string | undefined {
 
 export function editedError(path: string): TxtDbError {
   return new TxtDbError(ErrorCode.EDITED, `page file '${path}' was changed outside txtdb (its checksum no longer matches the manifest). ` +
-    "Reads that need it are refused until the edit is adopted or the file is restored (git checkout).", { file: path });
+    "Reads that need it are refused until the edit is adopted (db.adoptEdits()) or the file is restored (git checkout).", { file: path });
 }
 
 /** Characters kept as they are in a namespace's folder name; others are %-escaped. */

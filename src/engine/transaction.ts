@@ -108,6 +108,14 @@ export class Transaction {
     this.#ranges = serializable ? [] : null;
   }
 
+  /** Namespaces that hold at least one key in this transaction's view, sorted (used by convert()). */
+  async namespaces(): Promise<string[]> {
+    const names = new Set([...this.#host.store.knownNamespaces(), ...this.#writes.keys()]);
+    const out: string[] = [];
+    for (const ns of [...names].sort()) for await (const _ of this.scan(ns, { limit: 1 })) out.push(ns);
+    return out;
+  }
+
   /** The value of `key` in namespace `ns`, or undefined (TX-1, TX-7). */
   get(ns: string, key: Key): Promise<unknown> {
     // Not an async function: the hot path (versions or a cached page answer)
