@@ -18,8 +18,8 @@ import path from "node:path";
 
 /** Sizes of a run. "full" is the workload; "small" is a smoke run of well under a minute per runtime. */
 export const scales = {
-  full: { docs: 100_000, seconds: 3, warmReads: 20_000, w6Writers: 4, w6Commits: 1_000, w7Rows: 20_000, probeCommits: 300, memCacheBytes: 8 << 20, memDbBytes: 34 << 20 },
-  small: { docs: 10_000, seconds: 0.4, warmReads: 2_000, w6Writers: 4, w6Commits: 150, w7Rows: 2_000, probeCommits: 100, memCacheBytes: 2 << 20, memDbBytes: 9 << 20 },
+  full: { docs: 100_000, seconds: 2, rounds: 3, warmReads: 20_000, w6Writers: 4, w6Commits: 1_000, w7Rows: 20_000, probeCommits: 300, memCacheBytes: 8 << 20, memDbBytes: 34 << 20 },
+  small: { docs: 10_000, seconds: 0.4, rounds: 1, warmReads: 2_000, w6Writers: 4, w6Commits: 150, w7Rows: 2_000, probeCommits: 100, memCacheBytes: 2 << 20, memDbBytes: 9 << 20 },
 };
 
 /** @param {string | undefined} name */

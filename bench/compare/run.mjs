@@ -28,6 +28,7 @@ import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { parseArgs, scaleOf } from "./_common.mjs";
+import { durabilityLabel, parseTrace } from "./_durability.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "../..");
@@ -94,39 +95,19 @@ function child(rt, wargs, { traceFile, timeoutMs = scaleName === "small" ? 120_0
       clearTimeout(timer);
       const last = out.trim().split("\n").pop() ?? "";
       if (code === 0 && last.startsWith("{")) resolve(JSON.parse(last));
-      else resolve({ error: `exit ${code ?? signal}: ${(err.trim().split("\n").find((l) => /error/i.test(l)) ?? err.trim().split("\n").pop() ?? "").slice(0, 200)}` });
+      else resolve({ error: `exit ${code ?? signal}: ${errorLine(err)}` });
     });
   });
 }
 
-function tmp(tag) {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `txtdb-compare-${tag}-`));
+/** The line of a child's stderr that names the error (runtimes differ in what they print around it). */
+function errorLine(stderr) {
+  const lines = stderr.replace(/\x1b\[[0-9;]*m/g, "").split("\n").map((l) => l.trim()).filter(Boolean);
+  return (lines.find((l) => /^(Uncaught )?(\(in promise\) )?\w*Error\b|^error: /.test(l) || /\b(Error|E[A-Z]{3,}): /.test(l)) ?? lines.pop() ?? "").slice(0, 200);
 }
 
-/** Parses an strace log of the probe: syncs between markers. */
-function parseTrace(file) {
-  const lines = fs.readFileSync(file, "utf8").split("\n");
-  let started = false;
-  let syncs = 0;
-  let syncsSinceAck = 0;
-  let acks = 0;
-  let acksAfterSync = 0;
-  let rangeSyncs = 0;
-  const done = (l, name) => (l.includes(`${name}(`) && !l.includes("<unfinished") && / = 0$/.test(l)) || (l.includes(`<... ${name} resumed>`) && / = 0$/.test(l));
-  for (const l of lines) {
-    if (l.includes('"@@GO@@"')) { started = true; continue; }
-    if (!started) continue;
-    if (l.includes('"@@END@@"')) break;
-    if (l.includes('"@@ACK@@"') && !l.includes("resumed>")) {
-      acks++;
-      if (syncsSinceAck > 0) acksAfterSync++;
-      syncsSinceAck = 0;
-      continue;
-    }
-    if (done(l, "fsync") || done(l, "fdatasync") || (done(l, "msync") && l.includes("MS_SYNC"))) { syncs++; syncsSinceAck++; }
-    else if (done(l, "sync_file_range")) rangeSyncs++;
-  }
-  return { acks, syncs, acksAfterSync, rangeSyncs };
+function tmp(tag) {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `txtdb-compare-${tag}-`));
 }
 
 async function probe(rt, system) {
@@ -136,24 +117,12 @@ async function probe(rt, system) {
     const traceFile = path.join(tmp("trace"), "trace.txt");
     const r = await child(rt, ["--system", system, "--workload", "probe", "--commits", String(scale.probeCommits), "--callers", String(callers)], { traceFile });
     if (r.error) return { measured: false, error: r.error };
-    const t = parseTrace(traceFile);
+    const t = parseTrace(fs.readFileSync(traceFile, "utf8"));
     fs.rmSync(path.dirname(traceFile), { recursive: true, force: true });
     if (callers === 1) Object.assign(out, { seqSyncsPerCommit: t.syncs / t.acks, seqAcksAfterSync: t.acksAfterSync / t.acks, seqRangeSyncs: t.rangeSyncs });
     else Object.assign(out, { concSyncsPerCommit: t.syncs / t.acks, concAcksAfterSync: t.acksAfterSync / t.acks });
   }
   return { measured: true, ...out };
-}
-
-/** A label from the probe: what a resolved commit actually waited for. */
-function durabilityLabel(p) {
-  if (p === undefined || !p.measured) return p?.error ? `probe failed: ${p.error}` : "not measured (no strace)";
-  const f = (n) => n.toFixed(2);
-  if (p.seqSyncsPerCommit === 0 && p.concSyncsPerCommit === 0) return "none: no fsync at all";
-  let kind;
-  if (p.seqAcksAfterSync >= 0.99) kind = p.concSyncsPerCommit <= 0.5 ? "fsync per group (before ack)" : "fsync per commit (before ack)";
-  else if (p.seqAcksAfterSync > 0) kind = `fsync before only ${Math.round(p.seqAcksAfterSync * 100)}% of acks`;
-  else kind = "fsync, but after the ack";
-  return `${kind}; syncs/commit seq ${f(p.seqSyncsPerCommit)}, 64 callers ${f(p.concSyncsPerCommit)}`;
 }
 
 const rows = [];
@@ -183,11 +152,25 @@ for (const rt of runtimes) {
   }
   const base = (s, workload) => ({ runtime: rt, scale: scaleName, system: s, driver: driverOf(s), workload, durability: durabilityLabel(probes.get(s)), probe: probes.get(s) });
 
+  // Disk-bound throughput: systems interleaved over several rounds, the median
+  // reported, so a burst of someone else's I/O on a shared machine hits all alike.
   for (const w of ["w1", "w2"]) {
     if (!workloadsWanted.has(w)) continue;
-    for (const s of w === "w1" ? usable.map((u) => u.name) : dbSystems) {
-      log(`  ${w} ${s}`);
-      record({ ...base(s, w), ...(await child(rt, ["--system", s, "--workload", w])) });
+    const list = w === "w1" ? usable.map((u) => u.name) : dbSystems;
+    const runs = new Map(list.map((s) => [s, []]));
+    for (let round = 0; round < scale.rounds; round++) {
+      for (const s of list) {
+        log(`  ${w} ${s} (round ${round + 1}/${scale.rounds})`);
+        runs.get(s).push(await child(rt, ["--system", s, "--workload", w]));
+      }
+    }
+    for (const s of list) {
+      const got = runs.get(s);
+      const bad = got.find((r) => r.error);
+      if (bad) { record({ ...base(s, w), ...bad }); continue; }
+      const sorted = [...got].sort((a, b) => a.opsPerSec - b.opsPerSec);
+      const median = sorted[Math.floor(sorted.length / 2)];
+      record({ ...base(s, w), ...median, rounds: got.map((r) => Math.round(r.opsPerSec)) });
     }
   }
   if (["w3", "w4", "w5"].some((w) => workloadsWanted.has(w))) {
@@ -322,7 +305,7 @@ if (jsonOnly) {
   }
   const widths = table[0].map((_, c) => Math.min(70, Math.max(...table.map((row) => String(row[c]).length))));
   const line = (row) => row.map((cell, c) => String(cell).padEnd(widths[c])).join("  ").trimEnd();
-  console.log(`\ntxtdb side-by-side, scale ${scaleName} (${scale.docs.toLocaleString("en-US")} docs, ${scale.seconds} s per throughput figure), ${os.cpus().length} cores, ${os.platform()} ${os.release()}, ${new Date().toISOString()}\n`);
+  console.log(`\ntxtdb side-by-side, scale ${scaleName} (${scale.docs.toLocaleString("en-US")} docs, ${scale.seconds} s per throughput figure, W1/W2 median of ${scale.rounds} interleaved rounds), ${os.cpus().length} cores, ${os.platform()} ${os.release()}, ${new Date().toISOString()}\n`);
   for (const row of table) console.log(line(row));
   console.log("\ntargets (ratios within one runtime, same run)\n");
   const tt = [["runtime", "target", "ratio", "need", "verdict"], ...allTargets.map((t) => [t.runtime, t.target, t.ratio === undefined ? "" : `${t.ratio.toFixed(2)}×`, t.need ?? "", t.verdict])];
