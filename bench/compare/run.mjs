@@ -37,7 +37,7 @@ const scaleName = args.scale ?? process.env.TXTDB_COMPARE_SCALE ?? "full";
 const scale = scaleOf(scaleName);
 const runtimes = (args.runtimes ?? process.env.TXTDB_COMPARE_RUNTIMES ?? "node,bun,deno").split(",");
 const jsonOnly = args.json === "true";
-const allSystems = ["floor", "txtdb", "sqlite-full", "sqlite-normal", "lmdb", "lowdb", "nedb"];
+const allSystems = ["floor", "floor-overwrite", "txtdb", "sqlite-full", "sqlite-normal", "lmdb", "lowdb", "nedb"];
 const systems = (args.systems ?? allSystems.join(",")).split(",");
 const workloadsWanted = new Set((args.workloads ?? "w1,w2,w3,w4,w5,w6,w7").split(","));
 const log = (s) => { if (!jsonOnly) process.stderr.write(`${s}\n`); };
@@ -80,8 +80,11 @@ function commandFor(rt) {
 const strace = findBin("strace");
 
 /** Runs workload.mjs in a fresh process; resolves with its JSON line or { error }. */
-function child(rt, wargs, { traceFile, timeoutMs = scaleName === "small" ? 120_000 : 600_000 } = {}) {
-  const cmd = [...commandFor(rt), path.join(here, "workload.mjs"), "--scale", scaleName, ...wargs];
+function child(rt, wargs, { traceFile, exposeGc = false, timeoutMs = scaleName === "small" ? 120_000 : 600_000 } = {}) {
+  const runner = [...commandFor(rt)];
+  if (exposeGc && rt === "node") runner.push("--expose-gc");
+  if (exposeGc && rt === "deno") runner.push("--v8-flags=--expose-gc");
+  const cmd = [...runner, path.join(here, "workload.mjs"), "--scale", scaleName, ...wargs];
   const full = traceFile === undefined ? cmd
     : [strace, "-f", "-qq", "-s", "12", "-o", traceFile, "-e", "trace=fsync,fdatasync,msync,sync_file_range,syncfs,sync,write,pwrite64", ...cmd];
   return new Promise((resolve) => {
@@ -142,7 +145,7 @@ for (const rt of runtimes) {
   }
   const driverOf = (s) => usable.find((u) => u.name === s)?.driver;
   const has = (s) => usable.some((u) => u.name === s);
-  const dbSystems = usable.map((u) => u.name).filter((s) => s !== "floor");
+  const dbSystems = usable.map((u) => u.name).filter((s) => !s.startsWith("floor"));
   const probes = new Map();
   if (!args["no-probe"]) {
     for (const s of usable.map((u) => u.name)) {
@@ -202,7 +205,7 @@ for (const rt of runtimes) {
     log("  memory txtdb");
     const dir = tmp("mem");
     const load = await child(rt, ["--system", "txtdb", "--workload", "mem-load", "--dir", dir]);
-    const scan = load.error ? load : await child(rt, ["--system", "txtdb", "--workload", "mem-scan", "--dir", dir]);
+    const scan = load.error ? load : await child(rt, ["--system", "txtdb", "--workload", "mem-scan", "--dir", dir], { exposeGc: true });
     fs.rmSync(dir, { recursive: true, force: true });
     record({ ...base("txtdb", "memory"), ...scan, docs: load.docs, workload: "memory" });
   }
@@ -256,7 +259,7 @@ function resultText(r) {
     case "w5": return `${n2(r.ms)} ms (module load ${n0(r.importMs)} ms)`;
     case "w6": return `${n0(r.commitsPerSec)} commits/s, ${r.lost} lost of ${r.acked} acked${r.failed ? `, ${r.failed} failed` : ""}${r.crashedWriters ? `, ${r.crashedWriters} writers crashed` : ""}${r.firstError ? ` (first error: ${r.firstError.replace(/^exit \d+: /, "").slice(0, 60)})` : ""}`;
     case "w7": return `bulk ${n2(r.bulkSeconds)} s; ${n0(r.insertsPerSec)} inserts/s; ${n0(r.lookupsPerSec)} lookups/s`;
-    case "memory": return `RSS peak ${mb(r.rssPeak)} (limit ${mb(r.rssLimit)}) scanning ${mb(r.diskBytes)} with cacheBytes ${mb(r.cacheBytes)}`;
+    case "memory": return `RSS peak ${mb(r.rssPeak)} (limit ${mb(r.rssLimit)}; ${mb(r.rssAfterOpen)} after open; live heap after GC ${r.heapLiveAfterGc === undefined ? "?" : mb(r.heapLiveAfterGc)}) scanning ${mb(r.diskBytes)} twice, cacheBytes ${mb(r.cacheBytes)}`;
     default: return JSON.stringify(r);
   }
 }
@@ -277,6 +280,9 @@ function targets(rt) {
   };
   ratio("W1 txtdb / SQLite-FULL commits/s", "w1", "txtdb", "sqlite-full", "opsPerSec", 1.0, true);
   ratio("W1 txtdb / raw floor commits/s", "w1", "txtdb", "floor", "opsPerSec", 0.8, true);
+  const w1 = get("txtdb", "w1");
+  const ow = get("floor-overwrite", "w1");
+  if (w1 && ow) out.push({ runtime: rt, target: "(info) W1 txtdb / overwrite floor (preallocated file)", ratio: w1.opsPerSec / ow.opsPerSec, need: "", verdict: "no target" });
   ratio("W2 txtdb / LMDB commits/s", "w2", "txtdb", "lmdb", "opsPerSec", 1.5, true);
   ratio("W3 txtdb / LMDB reads/s", "w3", "txtdb", "lmdb", "opsPerSec", 1.0, true);
   ratio("W4 txtdb / LMDB load time", "w4", "txtdb", "lmdb", "seconds", 1.0, false);
