@@ -12,7 +12,7 @@ const fileBytes = 64 << 20;
 
 export default {
   name: "floor-overwrite",
-  driver: "node:fs writeSync(256 B at offset in a preallocated file) + fdatasyncSync",
+  driver: "node:fs writeSync(256 B in place) + fdatasyncSync",
   documented: "fdatasync per write into preallocated space (not a database)",
   /** @param {string} dir */
   async open(dir) {
