@@ -5,7 +5,10 @@
  *   npm run bench:compare -- --scale small      (smoke run; or TXTDB_COMPARE_SCALE=small)
  *   npm run bench:compare -- --runtimes node    (default node,bun,deno; or TXTDB_COMPARE_RUNTIMES)
  *   npm run bench:compare -- --json             (JSON lines only)
- *   options: --systems a,b  --workloads w1,w2,...  --no-probe  --no-memory
+ *   options: --systems a,b  --workloads w1,w2,...  --rounds N (W1/W2)  --no-probe  --no-memory
+ *
+ * Target ratios are taken within one runtime of one run; for W1 and W2 (run in
+ * interleaved rounds) as the median of the per-round ratios.
  *
  * Every (runtime, workload, system) runs in its own process (workload.mjs), so
  * one system's heap, JIT and open files cannot colour another's. Files go to
@@ -34,7 +37,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "../..");
 const args = parseArgs(process.argv.slice(2));
 const scaleName = args.scale ?? process.env.TXTDB_COMPARE_SCALE ?? "full";
-const scale = scaleOf(scaleName);
+const scale = { ...scaleOf(scaleName), ...(args.rounds === undefined ? {} : { rounds: Number(args.rounds) }) };
 const runtimes = (args.runtimes ?? process.env.TXTDB_COMPARE_RUNTIMES ?? "node,bun,deno").split(",");
 const jsonOnly = args.json === "true";
 const allSystems = ["floor", "floor-overwrite", "txtdb", "sqlite-full", "sqlite-normal", "lmdb", "lowdb", "nedb"];
@@ -153,7 +156,7 @@ for (const rt of runtimes) {
       probes.set(s, await probe(rt, s));
     }
   }
-  const base = (s, workload) => ({ runtime: rt, scale: scaleName, system: s, driver: driverOf(s), workload, durability: durabilityLabel(probes.get(s)), probe: probes.get(s) });
+  const base = (s, workload) => ({ runtime: rt, scale: scaleName, system: s, driver: driverOf(s), workload, durability: args["no-probe"] ? "not probed (--no-probe)" : durabilityLabel(probes.get(s)), probe: probes.get(s) });
 
   // Disk-bound throughput: systems interleaved over several rounds, the median
   // reported, so a burst of someone else's I/O on a shared machine hits all alike.
@@ -172,8 +175,7 @@ for (const rt of runtimes) {
       const bad = got.find((r) => r.error);
       if (bad) { record({ ...base(s, w), ...bad }); continue; }
       const sorted = [...got].sort((a, b) => a.opsPerSec - b.opsPerSec);
-      const median = sorted[Math.floor(sorted.length / 2)];
-      record({ ...base(s, w), ...median, rounds: got.map((r) => Math.round(r.opsPerSec)) });
+      record({ ...base(s, w), ...sorted[Math.floor(sorted.length / 2)], rounds: got.map((r) => Math.round(r.opsPerSec)) });
     }
   }
   if (["w3", "w4", "w5"].some((w) => workloadsWanted.has(w))) {
@@ -266,6 +268,11 @@ function resultText(r) {
 
 const wName = { load: "load", w1: "W1 sequential commits", w2: "W2 64 callers", w3: "W3 hot point reads", w4: "W4 bulk load", w5: "W5 reopen + 1st read", w6: "W6 4 processes", w7: "W7 2-index table", memory: "memory check" };
 
+function median(xs) {
+  const sorted = [...xs].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
 /** Targets of issue 8, as ratios measured in the same run and runtime. */
 function targets(rt) {
   const get = (s, w) => rows.find((r) => r.runtime === rt && r.system === s && r.workload === w && !r.error && !r.missing);
@@ -274,7 +281,10 @@ function targets(rt) {
     const a = get(s, w);
     const b = get(refSys, w);
     if (a === undefined || b === undefined) { out.push({ runtime: rt, target: label, verdict: `n/a (${a === undefined ? s : refSys} ${w} missing)` }); return; }
-    const r = a[field] / b[field];
+    // W1/W2 ran in interleaved rounds: the median of the per-round ratios pairs
+    // runs made close together in time, which a shared disk's drift spoils less.
+    const paired = Array.isArray(a.rounds) && Array.isArray(b.rounds) && a.rounds.length === b.rounds.length && a.rounds.length > 1;
+    const r = paired ? median(a.rounds.map((x, i) => x / b.rounds[i])) : a[field] / b[field];
     const met = (higherIsBetter ? r >= need : r <= need) && extra(a);
     out.push({ runtime: rt, target: label, ratio: r, need: `${higherIsBetter ? "≥" : "≤"} ${need}×`, verdict: met ? "met" : "not met" });
   };
@@ -282,7 +292,7 @@ function targets(rt) {
   ratio("W1 txtdb / raw floor commits/s", "w1", "txtdb", "floor", "opsPerSec", 0.8, true);
   const w1 = get("txtdb", "w1");
   const ow = get("floor-overwrite", "w1");
-  if (w1 && ow) out.push({ runtime: rt, target: "(info) W1 txtdb / overwrite floor (preallocated file)", ratio: w1.opsPerSec / ow.opsPerSec, need: "", verdict: "no target" });
+  if (w1 && ow) out.push({ runtime: rt, target: "(info) W1 txtdb / overwrite floor (preallocated file)", ratio: w1.rounds?.length > 1 && ow.rounds?.length === w1.rounds.length ? median(w1.rounds.map((x, i) => x / ow.rounds[i])) : w1.opsPerSec / ow.opsPerSec, need: "", verdict: "no target" });
   ratio("W2 txtdb / LMDB commits/s", "w2", "txtdb", "lmdb", "opsPerSec", 1.5, true);
   ratio("W3 txtdb / LMDB reads/s", "w3", "txtdb", "lmdb", "opsPerSec", 1.0, true);
   ratio("W4 txtdb / LMDB load time", "w4", "txtdb", "lmdb", "seconds", 1.0, false);
