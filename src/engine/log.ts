@@ -237,17 +237,20 @@ export class CommitLog {
     let want = catchUpReadBytes;
     for (;;) {
       const active = this.#active!;
-      const size = await active.size();
-      this.#allocated = size;
-      if (size < this.#end) {
-        // Another handle cut records this one had read: its state is no longer the log's.
-        throw new TxtDbError(ErrorCode.IO, `the commit log '${this.#activeSegment!.path}' shrank below what this handle read ` +
-          `(${size} < ${this.#end} bytes): close and reopen the database.`, { file: this.#activeSegment!.path, offset: size });
+      // SEG-7: the file's size says nothing about new lines (appends
+      // overwrite padding): read at the end of what this handle knows, until
+      // the padding. Nothing there at all is the end of the file.
+      const bytes = await active.read(this.#end, want);
+      if (bytes.length === 0) {
+        const size = await active.size();
+        if (size < this.#end) {
+          // Another handle cut records this one had read: its state is no longer the log's.
+          throw new TxtDbError(ErrorCode.IO, `the commit log '${this.#activeSegment!.path}' shrank below what this handle read ` +
+            `(${size} < ${this.#end} bytes): close and reopen the database.`, { file: this.#activeSegment!.path, offset: size });
+        }
+        return;
       }
-      if (size === this.#end) return;
-      // SEG-7: the file's size says nothing about new lines; read until the padding.
-      const bytes = await active.read(this.#end, Math.min(want, size - this.#end));
-      const toFileEnd = this.#end + bytes.length >= size;
+      const toFileEnd = bytes.length < want; // IO: a short read only at the end of the file
       let consumed = 0;
       let next: number | null = null;
       let readOn = false;

@@ -21,12 +21,15 @@
  *          `lockScope` is "process", a warning with code TXTDB_NO_NATIVE is
  *          emitted once, and `claimDirectory()` keeps other processes out of a
  *          database. It never runs several processes without real locks.
- * - NIO-5  Writes of at most `inlineWriteBytesMax` bytes, and fstat, run on the
- *          calling thread: they copy into the page cache (or read the inode)
- *          and never wait for the disk, and a hop to a worker thread costs
- *          more than they do (about 30 µs on a 2-core machine, measured in
- *          bench/io.bench.ts). Larger writes, every read, and every sync go
- *          off the JS thread.
+ * - NIO-5  Writes of at most `inlineWriteBytesMax` bytes, reads of at most
+ *          `inlineReadBytesMax`, and fstat, run on the calling thread: they
+ *          copy into or out of the page cache (or read the inode), and a hop
+ *          to a worker thread costs more than they do (about 30 µs on a
+ *          2-core machine, measured in bench/io.bench.ts). A write never
+ *          waits for the disk; a small read of a cold file waits for at most
+ *          one disk read (as a page fault of an mmap-based store would) —
+ *          the engine's small reads are of the log tail others just wrote.
+ *          Larger reads and writes, and every sync, go off the JS thread.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -55,6 +58,8 @@ export interface NativeIOOptions {
 
 /** NIO-5: writes up to this size go straight into the page cache on the calling thread. */
 const inlineWriteBytesMax = 64 << 10;
+/** NIO-5: reads up to this size copy out of the page cache on the calling thread. */
+const inlineReadBytesMax = 16 << 10;
 
 /** Name of the file that holds a directory claim in single-process mode. */
 export const claimFileName = "txtdb.claim";
@@ -245,7 +250,7 @@ class NativeFileHandle implements FileHandle {
   }
 
   read(position: number, length: number): Promise<Uint8Array> {
-    return this.#op("read", (fd) => readAt(fd, position, length));
+    return this.#op("read", async (fd) => (length <= inlineReadBytesMax ? readAtInline(fd, position, length) : readAt(fd, position, length)));
   }
 
   readAll(): Promise<Uint8Array> {
@@ -391,6 +396,18 @@ async function readAt(fd: number, position: number, length: number): Promise<Uin
   let done = 0;
   while (done < length) {
     const n = await call<number>((cb) => fs.read(fd, buf, done, length - done, position + done, cb));
+    if (n === 0) break;
+    done += n;
+  }
+  return done === length ? buf : buf.subarray(0, done);
+}
+
+/** NIO-5: a small read, on the calling thread. */
+function readAtInline(fd: number, position: number, length: number): Uint8Array {
+  const buf = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(fd, buf, done, length - done, position + done);
     if (n === 0) break;
     done += n;
   }
