@@ -7,8 +7,8 @@
  *
  * @module
  */
-export { ConflictError, ErrorCode, TxtDbError } from "./errors.ts";
-export type { TxtDbErrorOptions } from "./errors.ts";
+export { ConflictError, ErrorCode, TxtDbError, ValidationError } from "./errors.ts";
+export type { TxtDbErrorOptions, ValidationIssue } from "./errors.ts";
 export type {
   DirectoryClaim, FileHandle, FileIO, FileStat, LockMode, LockOptions, LockScope, OpenOptions,
 } from "./io/file_io.ts";
@@ -25,3 +25,9 @@ export { Transaction } from "./engine/transaction.ts";
 export type { CommitResult, Isolation, ScanOptions } from "./engine/transaction.ts";
 export type { Key, KeyPart } from "./codec/key.ts";
 export type { PageFormatName } from "./codec/page_format.ts";
+export { Table, TableTx } from "./table/table.ts";
+export { TableIndex, TableIndexTx } from "./table/index.ts";
+export type { IndexScanOptions } from "./table/index.ts";
+export { applyRowChange } from "./table/row_change.ts";
+export type { Fields, IndexBuildProgress, IndexDefinition, IndexOptions, TableDefinition, TableOptions } from "./table/schema.ts";
+export type { StandardSchemaV1, Validator } from "./table/validate.ts";

@@ -49,6 +49,9 @@ import { validateNamespace } from "./names.ts";
 import { PageStore } from "./pages.ts";
 import { Store } from "./store.ts";
 import { Transaction, type CommitResult, type Isolation, type PendingCommit, type TxHost } from "./transaction.ts";
+import { dropTable, listTables, openTable } from "../table/catalog.ts";
+import type { Table } from "../table/table.ts";
+import type { TableOptions } from "../table/schema.ts";
 
 export interface EngineOptions {
   readonly io: FileIO;
@@ -485,6 +488,28 @@ export class Database implements AsyncDisposable {
       throw err;
     }
     return tx.commit();
+  }
+
+  // -------------------------------------------------------------------------
+  // The table layer (src/table/): built on the public API above only.
+
+  /**
+   * Opens table `name` as the catalog stores it (TXTDB_NOT_FOUND if there is
+   * none), or — with options — creates it, or checks the options against it
+   * and builds the indexes it does not have yet (src/table/catalog.ts).
+   */
+  table<Row extends object = Record<string, unknown>>(name: string, options?: TableOptions<Row>): Promise<Table<Row>> {
+    return this.#track(openTable(this, name, options));
+  }
+
+  /** The names of the tables, sorted. */
+  tables(): Promise<string[]> {
+    return this.#track(listTables(this));
+  }
+
+  /** Drops a table: its rows, its index entries and its catalog entry, in one transaction. True if it existed. */
+  dropTable(name: string): Promise<boolean> {
+    return this.#track(dropTable(this, name));
   }
 
   /** Folds the log into the page files now (see checkpoint.ts); resolves when done. */
