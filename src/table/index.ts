@@ -30,7 +30,7 @@ import { compareKeys, encodeKey, keyToString, type Key } from "../codec/key.ts";
 import { compositeKeyElementsMax, keyBytesMax } from "../codec/limits.ts";
 import type { Database } from "../engine/database.ts";
 import type { ScanOptions, Transaction } from "../engine/transaction.ts";
-import { definitionIn } from "./row_change.ts";
+import { definitionIn, definitionKnown } from "./row_change.ts";
 import { decodeEntry, indexTupleOf, type CompiledIndex, type CompiledTable } from "./schema.ts";
 
 export interface IndexScanOptions {
@@ -92,13 +92,7 @@ export class TableIndex<Row> {
     if (pk === undefined) return retry;
     const row = (await db.get(this.#host.table, pk as Key)) as Record<string, unknown> | undefined;
     if (row === undefined) return retry;
-    let now: Key[] | undefined;
-    try {
-      now = indexTupleOf(ix, row);
-    } catch {
-      return retry;
-    }
-    return now !== undefined && encodeKey(now) === encodeKey(tuple) ? (row as Row) : retry;
+    return carries(ix, row, tuple) ? (row as Row) : retry;
   }
 
   /** Rows in index order (see the file comment for the bounds); holds one read-only snapshot while it runs. */
@@ -121,6 +115,21 @@ export class TableIndex<Row> {
 
 const retry: unique symbol = Symbol("retry");
 
+/** Whether `row` holds `tuple` in the index's fields. */
+function carries(ix: CompiledIndex, row: Record<string, unknown>, tuple: readonly Key[]): boolean {
+  if (ix.bare) {
+    const v = Object.hasOwn(row, ix.fields[0]!) ? row[ix.fields[0]!] : undefined;
+    if (typeof v === "string" && typeof tuple[0] === "string") return v === tuple[0];
+  }
+  let now: Key[] | undefined;
+  try {
+    now = indexTupleOf(ix, row);
+  } catch {
+    return false;
+  }
+  return now !== undefined && encodeKey(now) === encodeKey(tuple);
+}
+
 /** An index of a table in a transaction (`tx.table(users).index("byEmail")`). */
 export class TableIndexTx<Row> {
   readonly name: string;
@@ -135,7 +144,7 @@ export class TableIndexTx<Row> {
 
   /** IDX-1: the index as this transaction's snapshot has it. */
   async #index(): Promise<{ t: CompiledTable; ix: CompiledIndex }> {
-    const t = await definitionIn(this.#tx, this.#table);
+    const t = definitionKnown(this.#tx, this.#table) ?? (await definitionIn(this.#tx, this.#table));
     if (t === null) throw new TxtDbError(ErrorCode.NOT_FOUND, `table '${this.#table}' does not exist (dropped?)`);
     const ix = t.byName.get(this.name);
     if (ix === undefined) {
@@ -216,10 +225,7 @@ interface ScanPlan {
 
 /** A bound as a tuple of leading index values. */
 function tupleOf(ix: CompiledIndex, bound: Key, what: string): Key[] {
-  if (ix.fields.length === 1) {
-    encodeKey(bound);
-    return [bound];
-  }
+  if (ix.fields.length === 1) return [bound]; // validated where it is used as a key
   if (!Array.isArray(bound) || bound.length === 0 || bound.length > ix.fields.length) {
     throw new TxtDbError(ErrorCode.INVALID_ARGUMENT, `${what} for composite index '${ix.name}' (${ix.fields.join(", ")}) must be an array of 1 to ${ix.fields.length} values, ` +
       `got ${Array.isArray(bound) ? `${bound.length} values` : keyToString(bound)}`);

@@ -105,6 +105,7 @@ async function buildIndex(db: Database, table: string, ix: CompiledIndex, onProg
       cursor = result.last;
       if (result.rows < indexBuildChunkRows) break;
       onProgress?.({ table, index: ix.name, rowsIndexed, done: false });
+      await sleep(0); // a turn of the event loop between chunks: the build never monopolizes the process
     }
   } catch (err) {
     if (!(err instanceof BuildFailed)) throw err;

@@ -46,13 +46,15 @@ interface TxState {
   queue: Promise<unknown>;
   /** ROW-2: the definition of each table as this transaction's snapshot has it. */
   readonly defs: Map<string, Promise<CompiledTable | null>>;
+  /** The same, once read. */
+  readonly known: Map<string, CompiledTable | null>;
 }
 
 const txStates = new WeakMap<Transaction, TxState>();
 
 function stateOf(tx: Transaction): TxState {
   let s = txStates.get(tx);
-  if (s === undefined) txStates.set(tx, (s = { queue: Promise.resolve(), defs: new Map() }));
+  if (s === undefined) txStates.set(tx, (s = { queue: Promise.resolve(), defs: new Map(), known: new Map() }));
   return s;
 }
 
@@ -71,10 +73,19 @@ export function definitionIn(tx: Transaction, table: string): Promise<CompiledTa
   const s = stateOf(tx);
   let def = s.defs.get(table);
   if (def === undefined) {
-    def = tx.get(catalogNamespace, table).then((v) => (v === undefined ? null : compile(table, decodeDefinition(table, v))));
+    def = tx.get(catalogNamespace, table).then((v) => {
+      const t = v === undefined ? null : compile(table, decodeDefinition(table, v));
+      s.known.set(table, t);
+      return t;
+    });
     s.defs.set(table, def);
   }
   return def;
+}
+
+/** definitionIn() without waiting, once it has been read in this transaction; undefined before. */
+export function definitionKnown(tx: Transaction, table: string): CompiledTable | null | undefined {
+  return txStates.get(tx)?.known.get(table);
 }
 
 export type RowChange =
