@@ -149,7 +149,14 @@ describe("the table API (issue 6)", () => {
     await db.transaction(async (tx2) => {
       await tx2.table(users).insert(user(1));
       await tx2.table(users).update(1, (r) => ({ ...r, email: "x@example.com" }));
+      // update()'s function may itself use the transaction (it runs outside the queue of row changes)
+      await tx2.table(users).update(1, async (r) => {
+        await tx2.table(users).put(user(50));
+        return { ...r, name: "nested" };
+      });
+      await tx2.table(users).update(1, (r) => ({ ...r, name: "user 1" }));
     });
+    assert.deepEqual(await users.get(50), user(50));
     assert.deepEqual(await users.index("byEmail").get("x@example.com"), user(1, { email: "x@example.com" }));
     await consistent(db, "users");
     await db.close();

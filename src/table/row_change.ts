@@ -61,7 +61,7 @@ function stateOf(tx: Transaction): TxState {
 const ignore = (): void => {};
 
 /** Runs `fn` after the row changes already queued on `tx` (ROW-4). */
-export function serialized<T>(tx: Transaction, fn: () => Promise<T>): Promise<T> {
+function serialized<T>(tx: Transaction, fn: () => Promise<T>): Promise<T> {
   const s = stateOf(tx);
   const run = s.queue.then(fn);
   s.queue = run.then(ignore, ignore);
@@ -90,8 +90,8 @@ export function definitionKnown(tx: Transaction, table: string): CompiledTable |
 
 export type RowChange =
   | { mode: "insert" | "put"; row: RowObject }
-  /** Replaces the row stored under `key`; the row's own key must be `key`. */
-  | { mode: "replace"; key: Key; row: RowObject }
+  /** Replaces (or, "replace" only, creates) the row stored under `key`; the row's own key must be `key`. "update" writes nothing if there is no row. */
+  | { mode: "replace" | "update"; key: Key; row: RowObject }
   | { mode: "delete"; key: Key };
 
 /** Applies one row change with its index maintenance (ROW-1…ROW-5); resolves with the row it replaced or deleted. */
@@ -106,18 +106,18 @@ interface EntryChange {
 }
 
 /** changeRow() for a caller already at the head of the transaction's queue. */
-export async function changeRowQueued(tx: Transaction, t: CompiledTable, change: RowChange): Promise<RowObject | undefined> {
+async function changeRowQueued(tx: Transaction, t: CompiledTable, change: RowChange): Promise<RowObject | undefined> {
   const row = change.mode === "delete" ? undefined : change.row;
   const pk = row === undefined ? (change as { key: Key }).key : primaryKeyOf(t, row);
   const pkEnc = encodeChecked(t, pk, row !== undefined, "the primary key");
-  if (change.mode === "replace" && encodeKey(change.key) !== pkEnc) {
+  if ((change.mode === "replace" || change.mode === "update") && encodeKey(change.key) !== pkEnc) {
     throw invalidRow(t.name, [{ message: `the row's primary key ${keyToString(pk)} is not the key it is stored under, ${keyToString(change.key)}`, path: [...t.keyFields] }]);
   }
   const old = (await tx.get(t.namespace, pk)) as RowObject | undefined;
   if (change.mode === "insert" && old !== undefined) {
     throw new TxtDbError(ErrorCode.DUPLICATE_KEY, `table '${t.name}' already has a row with primary key ${keyToString(pk)}: use put() to replace it or update() to change it`);
   }
-  if (row === undefined && old === undefined) return undefined;
+  if (old === undefined && (row === undefined || change.mode === "update")) return undefined;
   const entries: EntryChange[] = [];
   for (const ix of t.indexes) {
     const oldTuple = old === undefined ? undefined : storedTuple(ix, old);

@@ -27,7 +27,7 @@ import { encodeKey, keyToString, type Key } from "../codec/key.ts";
 import type { Database } from "../engine/database.ts";
 import type { ScanOptions, Transaction } from "../engine/transaction.ts";
 import { TableIndex, TableIndexTx, type IndexHost } from "./index.ts";
-import { changeRow, changeRowQueued, definitionIn, serialized } from "./row_change.ts";
+import { changeRow, definitionIn } from "./row_change.ts";
 import { dropIndex } from "./catalog.ts";
 import {
   checkRowShape, describeFields, primaryKeyOf, sameFields, validateIndexName, type CompiledTable, type Fields, type TableDefinition,
@@ -193,18 +193,22 @@ export class TableTx<Row extends object = RowObject> {
     return row;
   }
 
+  /**
+   * Replaces the row `key` with `fn(row)`; TXTDB_NOT_FOUND if absent. `fn`
+   * runs outside this transaction's queue of row changes (ROW-4), so it may
+   * itself read or write through the transaction.
+   */
   async update(key: Key, fn: (row: Row) => Row | Promise<Row>): Promise<Row> {
     const def = await this.#definition();
-    return serialized(this.#tx, async () => {
-      const old = (await this.#tx.get(this.name, key)) as Row | undefined;
-      if (old === undefined) throw new TxtDbError(ErrorCode.NOT_FOUND, `table '${this.name}' has no row with primary key ${keyToString(key)}`);
-      const next = await validated(stateOf(this), await fn(old));
-      if (encodeKey(primaryKeyOf(def, next as RowObject)) !== encodeKey(key)) {
-        throw new TxtDbError(ErrorCode.INVALID_ARGUMENT, `update() of table '${this.name}' cannot change the primary key of row ${keyToString(key)}: delete it and insert the new row`);
-      }
-      await changeRowQueued(this.#tx, def, { mode: "replace", key, row: next as RowObject });
-      return next;
-    });
+    const old = (await this.#tx.get(this.name, key)) as Row | undefined;
+    if (old === undefined) throw notFound(this.name, key);
+    const next = await validated(stateOf(this), await fn(old));
+    if (encodeKey(primaryKeyOf(def, next as RowObject)) !== encodeKey(key)) {
+      throw new TxtDbError(ErrorCode.INVALID_ARGUMENT, `update() of table '${this.name}' cannot change the primary key of row ${keyToString(key)}: delete it and insert the new row`);
+    }
+    const replaced = await changeRow(this.#tx, def, { mode: "update", key, row: next as RowObject });
+    if (replaced === undefined) throw notFound(this.name, key); // deleted meanwhile by another call on this transaction
+    return next;
   }
 
   async delete(key: Key): Promise<boolean> {
@@ -231,6 +235,10 @@ export class TableTx<Row extends object = RowObject> {
   static write<Row extends object>(t: TableTx<Row>, mode: "insert" | "put", row: Row): Promise<Row> {
     return t.#writeValid(mode, row);
   }
+}
+
+function notFound(table: string, key: Key): TxtDbError {
+  return new TxtDbError(ErrorCode.NOT_FOUND, `table '${table}' has no row with primary key ${keyToString(key)}`);
 }
 
 async function validated<Row>(s: TableState<Row>, row: Row): Promise<Row> {
