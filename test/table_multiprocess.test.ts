@@ -93,6 +93,32 @@ describe("tables across processes", { timeout: 120_000 }, () => {
     await check.close();
   });
 
+  test("two processes build the same index over 5,000 rows while a third inserts: the index is ready and agrees with the rows (BLD-4)", async () => {
+    const dir = tempDir();
+    const db = await open(dir);
+    const users = await db.table("users", options);
+    await db.transaction(async (tx) => {
+      for (let i = 0; i < 5000; i++) await tx.table(users).insert({ id: `seed-${i}`, email: `seed${i}@example.com`, who: `w${i % 10}` });
+    });
+    await db.close();
+    const writer = worker(dir, "loop", "writer", 300);
+    await writer.line(/^\{"ready":true/, 30_000);
+    writer.write("go");
+    const builders = [worker(dir, "build", "b1"), worker(dir, "build", "b2")];
+    const built = await Promise.all(builders.map((b) => json(b, "built")));
+    const wrote = await json(writer, "ok");
+    await Promise.all([...builders, writer].map((c) => c.exited));
+    assert.ok(built.every((b) => b["built"] === true));
+    assert.deepEqual(wrote, { ok: 300, unique: 0, other: [] });
+    const check = await open(dir);
+    const t = await check.table<{ id: string; who: string }>("users");
+    assert.equal(t.definition().indexes["byWho"]?.state, "ready");
+    assert.deepEqual(await tableProblems(check, "users"), []);
+    assert.equal(await t.index("byWho").count({ prefix: "writer" }), 300);
+    assert.equal(await t.index("byWho").count(), 5300);
+    await check.close();
+  });
+
   test("a fresh process opening the database sees the same catalog: db.table(name) without options, tables(), indexes", async () => {
     const dir = tempDir();
     const db = await open(dir);

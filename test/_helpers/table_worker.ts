@@ -12,6 +12,8 @@
  *            after a conflict, retries with users.insert: {"retry":"ok"|code}
  *   loop     inserts n rows {id: "<who>-<i>", email: "e<i>@example.com"} one
  *            by one: prints {"ok":…, "unique":…, "other":[codes]}
+ *   build    opens the table with one more index, byWho (non-unique on
+ *            "who"): prints {"built":true,"rowsIndexed":…} once it is ready
  *   catalog  prints {"tables":…, "definition":…, "count":…} (ignores "go")
  */
 import process from "node:process";
@@ -32,6 +34,18 @@ if (mode === "catalog") {
   process.exit(0);
 }
 const users = await db.table<User>("users", { key: "id", indexes: { byEmail: { fields: "email", unique: true } } });
+if (mode === "build") {
+  print({ ready: true });
+  let rowsIndexed = 0;
+  await db.table<User>("users", {
+    key: "id",
+    indexes: { byEmail: { fields: "email", unique: true }, byWho: { fields: "who" } },
+    onProgress: (p) => void (rowsIndexed = p.rowsIndexed),
+  });
+  print({ built: true, rowsIndexed });
+  await db.close();
+  process.exit(0);
+}
 const go = new Promise<void>((resolve) => {
   const lines = readline.createInterface({ input: process.stdin });
   lines.on("line", (l) => {
