@@ -15,10 +15,8 @@
  * - IDX-1  Reads go through an index only once it is "ready" at the reading
  *          transaction's snapshot; before, they reject with TXTDB_SCHEMA
  *          ("being built"). An unknown index is TXTDB_NOT_FOUND.
- * - IDX-2  An index read and the rows it returns come from one snapshot: a
- *          lookup outside a transaction either reads both in one read-only
- *          transaction or checks that the row it read still carries the
- *          looked-up values (else it repeats the lookup in a transaction).
+ * - IDX-2  An index read and the rows it returns come from one snapshot (a
+ *          lookup outside a transaction is one read-only transaction).
  * - IDX-3  Bounds translate to an engine range that is exact wherever the
  *          bound's last value has an immediate successor in the key order
  *          (keySuccessor); otherwise (+Infinity) the range is widened and the
@@ -66,33 +64,30 @@ export class TableIndex<Row> {
 
   /** The row whose value (a unique index's) is `value`, or undefined. */
   async get(value: Key): Promise<Row | undefined> {
-    const fast = await this.#fastGet(value);
-    if (fast !== retry) return fast as Row | undefined;
     const tx = await this.#host.db.begin({ readOnly: true });
     try {
-      return await new TableIndexTx<Row>(tx, this.#host.table, this.name).get(value);
+      const fast = await this.#fastGet(tx, value);
+      return fast !== retry ? (fast as Row) : await new TableIndexTx<Row>(tx, this.#host.table, this.name).get(value);
     } finally {
       await tx.rollback();
     }
   }
 
   /**
-   * IDX-2 without a transaction: two single reads (each at the newest
-   * snapshot). A found row that still carries `value` is a right answer (at
-   * the second read's snapshot the index maps `value` to it). Anything else —
-   * no entry, a row that moved on, an index this process does not know as
-   * ready — is decided in a read-only transaction.
+   * IDX-2 without reading the catalog: the entry and its row, from one
+   * snapshot, through the definition this process last saw. A row found that
+   * carries `value` is the answer (an entry exists only while its index
+   * does). Anything else — no entry, an index this process does not know as
+   * ready and unique — is decided by the full path, which reads the catalog.
    */
-  async #fastGet(value: Key): Promise<Row | undefined | typeof retry> {
+  async #fastGet(tx: Transaction, value: Key): Promise<Row | typeof retry> {
     const ix = this.#host.cached().byName.get(this.name);
     if (ix === undefined || !ix.ready || !ix.unique) return retry;
     const tuple = tupleOf(ix, value, "value");
-    const db = this.#host.db;
-    const pk = await db.get(ix.namespace, ix.bare ? tuple[0]! : tuple);
+    const pk = await tx.get(ix.namespace, ix.bare ? tuple[0]! : tuple);
     if (pk === undefined) return retry;
-    const row = (await db.get(this.#host.table, pk as Key)) as Record<string, unknown> | undefined;
-    if (row === undefined) return retry;
-    return carries(ix, row, tuple) ? (row as Row) : retry;
+    const row = (await tx.get(this.#host.table, pk as Key)) as Record<string, unknown> | undefined;
+    return row !== undefined && carries(ix, row, tuple) ? (row as Row) : retry;
   }
 
   /** Rows in index order (see the file comment for the bounds); holds one read-only snapshot while it runs. */

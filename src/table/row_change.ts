@@ -42,8 +42,10 @@ import { runValidator, type Validator } from "./validate.ts";
 type RowObject = Record<string, unknown>;
 
 interface TxState {
-  /** ROW-4. */
+  /** ROW-4: the last row change queued. */
   queue: Promise<unknown>;
+  /** Row changes queued and not yet settled. */
+  pending: number;
   /** ROW-2: the definition of each table as this transaction's snapshot has it. */
   readonly defs: Map<string, Promise<CompiledTable | null>>;
   /** The same, once read. */
@@ -54,17 +56,19 @@ const txStates = new WeakMap<Transaction, TxState>();
 
 function stateOf(tx: Transaction): TxState {
   let s = txStates.get(tx);
-  if (s === undefined) txStates.set(tx, (s = { queue: Promise.resolve(), defs: new Map(), known: new Map() }));
+  if (s === undefined) txStates.set(tx, (s = { queue: Promise.resolve(), pending: 0, defs: new Map(), known: new Map() }));
   return s;
 }
 
-const ignore = (): void => {};
 
 /** Runs `fn` after the row changes already queued on `tx` (ROW-4). */
 function serialized<T>(tx: Transaction, fn: () => Promise<T>): Promise<T> {
   const s = stateOf(tx);
-  const run = s.queue.then(fn);
-  s.queue = run.then(ignore, ignore);
+  // Nothing queued (the common, sequential case): start now, without waiting a turn.
+  const run = s.pending === 0 ? fn() : s.queue.then(fn);
+  s.pending++;
+  const settled = (): void => void s.pending--;
+  s.queue = run.then(settled, settled);
   return run;
 }
 

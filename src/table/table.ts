@@ -27,7 +27,7 @@ import { encodeKey, keyToString, type Key } from "../codec/key.ts";
 import type { Database } from "../engine/database.ts";
 import type { ScanOptions, Transaction } from "../engine/transaction.ts";
 import { TableIndex, TableIndexTx, type IndexHost } from "./index.ts";
-import { changeRow, definitionIn } from "./row_change.ts";
+import { changeRow, definitionIn, definitionKnown } from "./row_change.ts";
 import { dropIndex } from "./catalog.ts";
 import {
   checkRowShape, describeFields, primaryKeyOf, sameFields, validateIndexName, type CompiledTable, type Fields, type TableDefinition,
@@ -165,7 +165,9 @@ export class TableTx<Row extends object = RowObject> {
   /** The definition at this transaction's snapshot (ROW-2, TBL-5). */
   async #definition(): Promise<CompiledTable> {
     const s = stateOf(this);
-    const def = await definitionIn(this.#tx, this.name);
+    const known = definitionKnown(this.#tx, this.name);
+    if (known !== undefined && known === s.def) return known; // checked when it was first read
+    const def = known ?? (await definitionIn(this.#tx, this.name));
     if (def === null) throw new TxtDbError(ErrorCode.NOT_FOUND, `table '${this.name}' does not exist (it was dropped): open it again with db.table('${this.name}', { key: … })`);
     if (!sameFields(def.definition.key, s.key)) {
       throw new TxtDbError(ErrorCode.SCHEMA, `table '${this.name}' was re-created with primary key ${describeFields(def.definition.key)}; this handle has ${describeFields(s.key)}: open it again`);
@@ -179,11 +181,13 @@ export class TableTx<Row extends object = RowObject> {
   }
 
   async insert(row: Row): Promise<Row> {
-    return this.#writeValid("insert", await validated(stateOf(this), row));
+    const s = stateOf(this);
+    return this.#writeValid("insert", s.validate === undefined ? (checkRowShape(s.name, row) as Row) : await validated(s, row));
   }
 
   async put(row: Row): Promise<Row> {
-    return this.#writeValid("put", await validated(stateOf(this), row));
+    const s = stateOf(this);
+    return this.#writeValid("put", s.validate === undefined ? (checkRowShape(s.name, row) as Row) : await validated(s, row));
   }
 
   /** @internal A validated row. */
