@@ -630,6 +630,7 @@ describe("an index build while another task writes", () => {
   test(`building two indexes over ${rows.toLocaleString("en-US")} existing rows while a writer inserts, updates and deletes: table and indexes agree`, async () => {
     const db = await open("/db", { io: memoryIO(), random: () => 0 });
     const users = await db.table<User>("users", { key: "id" });
+    const tLoad = performance.now();
     for (let from = 0; from < rows; from += 10_000) {
       await db.transaction(async (tx) => {
         const t = tx.table(users);
@@ -663,10 +664,13 @@ describe("an index build while another task writes", () => {
     console.log(`index build over ${rows} rows: ${buildMs.toFixed(0)} ms, ${duringBuild} writes during it, ${progress.length} progress reports`);
     assert.ok(duringBuild > 0, "the writer wrote while the index was built");
     assert.ok(progress.length >= rows / 1000, "progress per chunk");
+    const t1 = performance.now();
     await consistent(db, "users");
     const n = await indexed.count();
     assert.equal(await indexed.index("byEmail").count(), n);
     assert.equal(await indexed.index("byTenantAge").count(), n);
+    const t2 = performance.now();
     await db.close();
+    console.log(`checks ${(t2 - t1).toFixed(0)} ms, close ${(performance.now() - t2).toFixed(0)} ms, load+build ${(t1 - tLoad).toFixed(0)} ms`);
   });
 });
