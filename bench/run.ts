@@ -17,6 +17,7 @@ const plan: Array<[script: string, variants: string[]]> = [
   ["engine.bench.js", ["raw-floor", "raw-overwrite-floor", "seq-put", "concurrent-put", "db-get", "tx-get", "bulk-load", "reopen"]],
   ["multiprocess.bench.js", ["four-writers", "lock-handoff"]],
   ["format.bench.js", ["json", "yaml", "xml"]],
+  ["table.bench.js", ["bulk-insert", "unique-get", "pk-get", "index-build"]],
 ];
 const json = process.argv.includes("--json");
 const rows = new Map<string, Record<string, number>>();
@@ -46,6 +47,10 @@ if (!json) {
     ["reopen + first read", `${f(r("reopen").ms!, 1)} ms`, "≤ 60 ms"],
     ["4 processes × 1,000 durable puts", `${f(r("four-writers").commitsPerSec!)} /s, ${r("four-writers").lostWrites} lost`, "≥ 12,000 /s, 0 lost"],
     ["writer-lock hand-off between processes", `p50 ${f(r("lock-handoff").handoffP50Us!)} µs, p99 ${f(r("lock-handoff").handoffP99Us!)} µs`, ""],
+    ["table bulk insert 100k rows, 2 indexes, one tx", `${f(r("bulk-insert").seconds!, 3)} s`, "≤ 2 s"],
+    ["unique-index point lookups", `${f(r("unique-get").opsPerSec!)} /s (in one tx: ${f(r("unique-get").inTransactionOpsPerSec!)} /s)`, "≥ 100,000 /s"],
+    ["table get(pk) / engine db.get", `${f(r("pk-get").ratio!, 3)}× (${f(r("pk-get").tableOpsPerSec!)} /s)`, "≤ 1.3×"],
+    ["index build over 100k rows", `${f(r("index-build").seconds!, 3)} s`, ""],
   ];
   for (const format of ["json", "yaml", "xml"]) {
     const x = r(format);

@@ -50,6 +50,8 @@ export const ErrorCode = {
   UNIQUE: "TXTDB_UNIQUE",
   /** A row with the primary key already exists. */
   DUPLICATE_KEY: "TXTDB_DUPLICATE_KEY",
+  /** A table definition change that is not allowed (another primary key, an index redefined) or an index not ready yet. */
+  SCHEMA: "TXTDB_SCHEMA",
   /** The native addon could not be loaded; txtdb runs single-process. */
   NO_NATIVE: "TXTDB_NO_NATIVE",
 } as const;
@@ -106,6 +108,30 @@ export class ConflictError extends TxtDbError {
 
   override get name(): string {
     return "ConflictError";
+  }
+}
+
+/** One problem a validator found in a row (the Standard Schema v1 issue shape). */
+export interface ValidationIssue {
+  readonly message: string;
+  readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
+}
+
+/**
+ * A row was refused by a table's `validate`, or lacks a primary-key field, or
+ * holds a value that cannot be a key where one is needed (`code`
+ * "TXTDB_INVALID_VALUE"). `issues` lists what is wrong; nothing was written.
+ */
+export class ValidationError extends TxtDbError {
+  readonly issues: readonly ValidationIssue[];
+
+  constructor(message: string, issues: readonly ValidationIssue[], options: TxtDbErrorOptions = {}) {
+    super(ErrorCode.INVALID_VALUE, message, options);
+    this.issues = issues;
+  }
+
+  override get name(): string {
+    return "ValidationError";
   }
 }
 

@@ -7,8 +7,8 @@
  *
  * @module
  */
-export { ConflictError, ErrorCode, TxtDbError } from "./errors.ts";
-export type { TxtDbErrorOptions } from "./errors.ts";
+export { ConflictError, ErrorCode, TxtDbError, ValidationError } from "./errors.ts";
+export type { TxtDbErrorOptions, ValidationIssue } from "./errors.ts";
 export type {
   DirectoryClaim, FileHandle, FileIO, FileStat, LockMode, LockOptions, LockScope, OpenOptions,
 } from "./io/file_io.ts";
@@ -29,3 +29,9 @@ export { applyEditsPlain } from "./engine/edits.ts";
 export { convert } from "./convert.ts";
 export type { ConvertOptions, ConvertProgress, ConvertResult } from "./convert.ts";
 export type { AdoptEditsOptions, AdoptEditsResult, ApplyEdits, EditChange } from "./engine/edits.ts";
+export { Table, TableTx } from "./table/table.ts";
+export { TableIndex, TableIndexTx } from "./table/index.ts";
+export type { IndexScanOptions } from "./table/index.ts";
+export { applyRowChange } from "./table/row_change.ts";
+export type { Fields, IndexBuildProgress, IndexDefinition, IndexOptions, TableDefinition, TableOptions } from "./table/schema.ts";
+export type { StandardSchemaV1, Validator } from "./table/validate.ts";

@@ -51,6 +51,10 @@ import { installBase, pageOfBase } from "./page_base.ts";
 import { PageStore } from "./pages.ts";
 import { Store } from "./store.ts";
 import { Transaction, type CommitResult, type Isolation, type PendingCommit, type TxHost } from "./transaction.ts";
+import { dropTable, listTables, openTable } from "../table/catalog.ts";
+import { applyEditsThroughTables } from "../table/adopt.ts";
+import type { Table } from "../table/table.ts";
+import type { TableOptions } from "../table/schema.ts";
 
 export interface EngineOptions {
   readonly io: FileIO;
@@ -511,7 +515,7 @@ export class Database implements AsyncDisposable {
       try {
         await this.#catchUp(false);
         if (this.#store.manifest.checkpointTsn < ((await readManifest(this.#o.io, this.dir))?.checkpointTsn ?? 0)) await this.#adoptFromDisk(false);
-        return await adoptEdits({ io: this.#o.io, store: this.#store, begin: () => this.begin() }, options);
+        return await adoptEdits({ io: this.#o.io, store: this.#store, begin: () => this.begin() }, { ...options, apply: options.apply ?? applyEditsThroughTables(this) });
       } finally {
         this.#coord.releaseCheckpointLock();
       }
@@ -525,6 +529,28 @@ export class Database implements AsyncDisposable {
     }
     if (result.tsn !== null) await this.#runCheckpoint().catch((err) => (this.#checkpointError = err));
     return result;
+  }
+
+  // -------------------------------------------------------------------------
+  // The table layer (src/table/): built on the public API above only.
+
+  /**
+   * Opens table `name` as the catalog stores it (TXTDB_NOT_FOUND if there is
+   * none), or — with options — creates it, or checks the options against it
+   * and builds the indexes it does not have yet (src/table/catalog.ts).
+   */
+  table<Row extends object = Record<string, unknown>>(name: string, options?: TableOptions<Row>): Promise<Table<Row>> {
+    return this.#track(openTable(this, name, options));
+  }
+
+  /** The names of the tables, sorted. */
+  tables(): Promise<string[]> {
+    return this.#track(listTables(this));
+  }
+
+  /** Drops a table: its rows, its index entries and its catalog entry, in one transaction. True if it existed. */
+  dropTable(name: string): Promise<boolean> {
+    return this.#track(dropTable(this, name));
   }
 
   /** Folds the log into the page files now (see checkpoint.ts); resolves when done. */

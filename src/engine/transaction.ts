@@ -276,6 +276,12 @@ export class Transaction {
     }
   }
 
+  /** A table (src/table/) inside this transaction: `tx.table(users).put(row)` is `users.in(tx).put(row)`. */
+  table<View>(table: { in(tx: Transaction): View }): View {
+    this.#checkActive();
+    return table.in(this);
+  }
+
   /** Discards the writes. Always harmless (contract 1). */
   async rollback(): Promise<void> {
     if (this.#state !== "active") return;
