@@ -38,6 +38,7 @@ import { ensureDirDurable } from "../io/durable_dir.ts";
 import { joinPath } from "../io/path.ts";
 import { logDirName, segmentBytesMax } from "./_defaults.ts";
 import { BadLine, corruptLog, encodeBatch, encodeMarker, parseLine, scanLines, type LogRecord, type ReadRecord } from "./log_record.ts";
+import { testFaults } from "./_test_faults.ts"; // TEST-FAULT (inert: TF-1)
 
 interface Segment {
   readonly firstTsn: number;
@@ -127,6 +128,7 @@ export class CommitLog {
           continue;
         }
         if ("bad" in line) {
+          if (testFaults.replayPastCorruptRecord) continue; // TEST-FAULT
           tornTail = { path: segment.path, offset: line.offset, why: line.bad };
           // A flipped newline can merge the bad line with the next ones: look
           // for a valid line anywhere after it, not only at line starts.
@@ -136,6 +138,7 @@ export class CommitLog {
         if (!("record" in line)) continue; // a marker
         const { record } = line;
         if (record.tsn <= afterTsn) continue;
+        if (record.tsn !== expected && testFaults.replayPastCorruptRecord) expected = record.tsn; // TEST-FAULT
         if (record.tsn !== expected) throw corruptLog(segment.path, line.offset, `TSN ${record.tsn} where ${expected} was expected`);
         expected++;
         records.push(record);
