@@ -139,3 +139,28 @@ test("SEG-3: a segment goes only when its next marker proves a checkpoint covers
   await a.close();
   await b.close();
 });
+
+test("contract 6: begin() sees another handle's resolved commit that follows this handle's commit still in its datasync", async () => {
+  // Found by test/verify_interleaving.test.ts: synced() did not wait for a
+  // datasync already in flight, so begin() returned a snapshot below a
+  // commit that had resolved elsewhere.
+  const mem = memoryIO();
+  const { io, gate } = gated(mem);
+  const a = await open("/db", { io });
+  const b = await open("/db", { io: mem });
+  await a.put("ns", "k", "v0"); // TSN 1
+  gate.hold = true;
+  const pending = a.put("ns", "mine", 1); // TSN 2: appended, its datasync held
+  while (gate.pending === 0) await turn();
+  assert.deepEqual(await b.put("ns", "theirs", 2), { tsn: 3 }, "b's datasync covers TSN 2 and 3");
+  const begun = a.begin();
+  for (let i = 0; i < 5; i++) await turn();
+  gate.release();
+  const tx = await begun;
+  assert.ok(tx.snapshotTsn >= 3, `snapshot ${tx.snapshotTsn} misses TSN 3, resolved before begin()`);
+  assert.equal(await tx.get("ns", "theirs"), 2);
+  await tx.rollback();
+  assert.deepEqual(await pending, { tsn: 2 });
+  await a.close();
+  await b.close();
+});

@@ -129,10 +129,10 @@ export class GroupCommit {
     while (this.#appending || this.#syncing) await Promise.all([this.#appendLoop, this.#syncLoop]);
   }
 
-  /** Resolves once every commit appended so far is durable (or failed). */
+  /** Resolves once every commit appended so far is durable (or failed) — those in a datasync already running too. */
   async synced(): Promise<void> {
-    const through = this.#unsynced.at(-1)?.record.tsn;
-    while (through !== undefined && this.#syncing && (this.#unsynced[0]?.record.tsn ?? Infinity) <= through) await this.#syncLoop;
+    const through = this.#o.store.pendingOwnThrough;
+    while (this.#syncing && this.#o.store.visibleTsn < through) await this.#syncLoop;
   }
 
   /** Fail-stop from outside (DB-5): queued and later commits reject with `err`. */

@@ -1,0 +1,119 @@
+/**
+ * A FileIO whose I/O promises resolve when a fast-check scheduler says so,
+ * and which records what happened, in order (test/verify_interleaving.test.ts).
+ *
+ * Scheduled (each call waits for the scheduler before it runs): append and
+ * write, datasync, the blocking lock(), syncDir and rename. So the scheduler
+ * decides the order of appends, datasyncs, lock hand-offs and checkpoint
+ * steps of every handle opened through it.
+ *
+ * Recorded events, each with a sequence number (`seq`):
+ * - "append": a write to a log segment completed; `tsns` are the TSNs of the
+ *   records in it.
+ * - "sync-start" / "sync-end": a datasync of `path` was called / completed.
+ * The test adds its own ("ack": a commit resolved) to check GC-1.
+ */
+import fc from "fast-check";
+import type { FileHandle, FileIO } from "../../src/mod.ts";
+
+export type NewIoEvent =
+  | { kind: "append"; path: string; tsns: number[] }
+  | { kind: "sync-start" | "sync-end"; path: string; id: number }
+  | { kind: "ack"; tsn: number; who: string };
+export type IoEvent = NewIoEvent & { seq: number };
+
+export class EventLog {
+  readonly events: IoEvent[] = [];
+  #seq = 0;
+  #syncId = 0;
+  add(e: NewIoEvent): number {
+    const seq = ++this.#seq;
+    this.events.push({ ...e, seq });
+    return seq;
+  }
+  nextSyncId(): number {
+    return ++this.#syncId;
+  }
+
+  /**
+   * GC-1: every acknowledged commit's record was appended, and a datasync of
+   * that file started after the append and ended before the acknowledgement.
+   * Returns the violations.
+   */
+  unsyncedAcks(): string[] {
+    const out: string[] = [];
+    for (const ack of this.events) {
+      if (ack.kind !== "ack") continue;
+      const append = this.events.find((e) => e.kind === "append" && e.tsns.includes(ack.tsn));
+      if (append === undefined || append.kind !== "append") {
+        out.push(`commit ${ack.tsn} (${ack.who}) resolved at #${ack.seq} but no log append holds it`);
+        continue;
+      }
+      const covered = this.events.some((s) => s.kind === "sync-start" && s.path === append.path && s.seq > append.seq &&
+        this.events.some((e) => e.kind === "sync-end" && e.id === s.id && e.seq < ack.seq));
+      if (!covered) out.push(`commit ${ack.tsn} (${ack.who}) resolved at #${ack.seq} before any datasync of ${append.path} that started after its append at #${append.seq}`);
+    }
+    return out;
+  }
+}
+
+const isSegment = (path: string): boolean => /\/log\/\d+\.jsonl$/.test(path);
+const tsnsIn = (data: Uint8Array): number[] => [...new TextDecoder().decode(data).matchAll(/\{"tsn":(\d+)/g)].map((m) => Number(m[1]));
+
+/** Wraps `io`: scheduled by `s`, recorded into `log`; `who` labels the tasks. */
+export function scheduledIO(io: FileIO, s: fc.Scheduler, log: EventLog, who: string): FileIO {
+  const gate = (label: string): Promise<void> => s.schedule(Promise.resolve(), `${who} ${label}`);
+  const wrapHandle = (h: FileHandle, path: string): FileHandle => new Proxy(h, {
+    get(target, prop) {
+      switch (prop) {
+        case "append":
+        case "write":
+          return async (...args: [Uint8Array] | [number, Uint8Array]) => {
+            const data = args.length === 1 ? args[0] : args[1];
+            await gate(`${String(prop)} ${path}`);
+            const r = await (prop === "append" ? target.append(data) : target.write(args[0] as number, data));
+            if (isSegment(path)) {
+              const tsns = tsnsIn(data);
+              if (tsns.length > 0) log.add({ kind: "append", path, tsns });
+            }
+            return r;
+          };
+        case "datasync":
+          return async () => {
+            await gate(`datasync ${path}`);
+            const id = log.nextSyncId();
+            log.add({ kind: "sync-start", path, id });
+            await target.datasync();
+            log.add({ kind: "sync-end", path, id });
+          };
+        case "lock":
+          return async (...args: Parameters<FileHandle["lock"]>) => {
+            await gate(`lock ${args[0]} ${path}`);
+            return target.lock(...args);
+          };
+      }
+      const v = Reflect.get(target, prop) as unknown;
+      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return new Proxy(io, {
+    get(target, prop) {
+      switch (prop) {
+        case "open":
+          return async (path: string, o?: Parameters<FileIO["open"]>[1]) => wrapHandle(await target.open(path, o), path);
+        case "syncDir":
+          return async (path: string) => {
+            await gate(`syncDir ${path}`);
+            return target.syncDir(path);
+          };
+        case "rename":
+          return async (from: string, to: string) => {
+            await gate(`rename ${from}`);
+            return target.rename(from, to);
+          };
+      }
+      const v = Reflect.get(target, prop) as unknown;
+      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  }) as FileIO;
+}
