@@ -63,12 +63,26 @@ const tsnsIn = (data: Uint8Array): number[] => [...new TextDecoder().decode(data
 /** Wraps `io`: scheduled by `s`, recorded into `log`; `who` labels the tasks. */
 export function scheduledIO(io: FileIO, s: fc.Scheduler, log: EventLog, who: string): FileIO {
   const gate = (label: string): Promise<void> => s.schedule(Promise.resolve(), `${who} ${label}`);
-  const wrapHandle = (h: FileHandle, path: string): FileHandle => new Proxy(h, {
+  const wrapHandle = (h: FileHandle, path: string): FileHandle => {
+    // FileHandle.close(): pending operations finish first — those held at the gate too.
+    const inFlight = new Set<Promise<unknown>>();
+    const track = <T>(p: Promise<T>): Promise<T> => {
+      inFlight.add(p);
+      void p.then(() => inFlight.delete(p), () => inFlight.delete(p));
+      return p;
+    };
+    return new Proxy(h, {
     get(target, prop) {
       switch (prop) {
+        case "close":
+        case Symbol.asyncDispose:
+          return async () => {
+            await Promise.allSettled([...inFlight]);
+            return target.close();
+          };
         case "append":
         case "write":
-          return async (...args: [Uint8Array] | [number, Uint8Array]) => {
+          return (...args: [Uint8Array] | [number, Uint8Array]) => track((async () => {
             const data = args.length === 1 ? args[0] : args[1];
             await gate(`${String(prop)} ${path}`);
             const r = await (prop === "append" ? target.append(data) : target.write(args[0] as number, data));
@@ -77,25 +91,26 @@ export function scheduledIO(io: FileIO, s: fc.Scheduler, log: EventLog, who: str
               if (tsns.length > 0) log.add({ kind: "append", path, tsns });
             }
             return r;
-          };
+          })());
         case "datasync":
-          return async () => {
+          return () => track((async () => {
             await gate(`datasync ${path}`);
             const id = log.nextSyncId();
             log.add({ kind: "sync-start", path, id });
             await target.datasync();
             log.add({ kind: "sync-end", path, id });
-          };
+          })());
         case "lock":
-          return async (...args: Parameters<FileHandle["lock"]>) => {
+          return (...args: Parameters<FileHandle["lock"]>) => track((async () => {
             await gate(`lock ${args[0]} ${path}`);
             return target.lock(...args);
-          };
+          })());
       }
       const v = Reflect.get(target, prop) as unknown;
       return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
+  };
   return new Proxy(io, {
     get(target, prop) {
       switch (prop) {
