@@ -348,6 +348,25 @@ describe("the log's torn tail and damaged records (contract 11, 12)", () => {
 // ---------------------------------------------------------------------------
 
 describe("I/O errors (GC-5)", () => {
+  test("an EIO syncing a new page folder's entry: a later checkpoint makes the folder durable before naming its pages", async () => {
+    // Found by test/verify_durability.test.ts: the retry found the folder
+    // existing and skipped the parent's syncDir, so a power loss dropped the
+    // folder while the manifest named pages in it.
+    const mem = memoryIO();
+    const db = await open(dir, { io: mem });
+    await db.put("fresh", "k", 1);
+    mem.injectFault({ op: "syncDir", code: "EIO", path: /\/db\/pages$/ });
+    assert.equal(await codeOf(() => db.checkpoint()), "TXTDB_IO");
+    mem.clearFaults();
+    await db.checkpoint();
+    const image = mem.crash();
+    const d = await open(dir, { io: image });
+    assert.equal(await d.get("fresh", "k"), 1);
+    assert.deepEqual(await d.check(), { ok: true, problems: [] });
+    await d.close();
+    await db.close();
+  });
+
   test("EIO on the log datasync: that commit and later ones reject with TXTDB_IO, reads still work", async () => {
     const mem = memoryIO();
     const db = await open(dir, { io: mem });
