@@ -348,6 +348,31 @@ describe("the log's torn tail and damaged records (contract 11, 12)", () => {
 // ---------------------------------------------------------------------------
 
 describe("I/O errors (GC-5)", () => {
+  test("an EIO removing a log segment a checkpoint covers: check() stays ok, live and after a crash (contract 12)", async () => {
+    // Found by test/verify_durability.test.ts: the segment left behind made
+    // check() report a TSN gap below the checkpoint.
+    const mem = memoryIO();
+    const db = await open(dir, { io: mem });
+    for (let i = 1; i <= 3; i++) await db.put("t", i, i);
+    await db.checkpoint(); // the next append starts a new segment
+    await db.put("t", 4, 4);
+    await db.put("t", 5, 5);
+    mem.injectFault({ op: "unlink", code: "EIO", path: /\/log\/0+1\.jsonl$/ });
+    await db.checkpoint();
+    mem.clearFaults();
+    await db.put("t", 6, 6); // the checkpoint above rotates: a new segment
+    await db.checkpoint(); // removes the segment of TSN 4-5; the one of TSN 1-3 stays behind it
+    await db.put("t", 7, 7);
+    assert.ok((await mem.readdir(joinPath(dir, "log"))).includes("0000000000000001.jsonl"), "the covered segment is still there");
+    assert.deepEqual(await db.check(), { ok: true, problems: [] }, "live");
+    const image = mem.crash();
+    await db.close();
+    const d = await open(dir, { io: image });
+    assert.deepEqual(await d.check(), { ok: true, problems: [] }, "after a crash");
+    assert.equal(await d.get("t", 6), 6);
+    await d.close();
+  });
+
   test("an EIO syncing a new page folder's entry: a later checkpoint makes the folder durable before naming its pages", async () => {
     // Found by test/verify_durability.test.ts: the retry found the folder
     // existing and skipped the parent's syncDir, so a power loss dropped the
