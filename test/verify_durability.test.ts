@@ -10,7 +10,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { durabilityPlanArb, crashEverywhere, faultRun, type Fault } from "./_helpers/durability.ts";
+import { corruptRecordProperty, durabilityPlanArb, crashEverywhere, faultRun, type Fault } from "./_helpers/durability.ts";
 import { baseSeed, verifyProperty, verifySeconds } from "./_helpers/verify.ts";
 
 const file = "verify_durability";
@@ -60,4 +60,9 @@ describe("an injected I/O fault at any call", () => {
     console.log(`${file} › ${sweep}: faults injected per operation ${JSON.stringify(fired)}`);
     assert.ok((fired["datasync"] ?? 0) > 3 && (fired["write"] ?? 0) + (fired["append"] ?? 0) > 3, "the sweep reached the log's writes and datasyncs");
   });
+});
+
+describe("damaged log records", () => {
+  const name = "a damaged line a later line attests is TXTDB_CORRUPT naming its file and offset, never skipped";
+  test(name, () => verifyProperty({ file, name, runs: 60 }, corruptRecordProperty()));
 });
