@@ -11,7 +11,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { corruptRecordProperty, durabilityPlanArb, crashEverywhere, faultRun, type Fault } from "./_helpers/durability.ts";
-import { baseSeed, verifyProperty, verifySeconds } from "./_helpers/verify.ts";
+import { baseSeed, replayCommand, verifyProperty, verifySeconds } from "./_helpers/verify.ts";
 
 const file = "verify_durability";
 
@@ -36,29 +36,37 @@ describe("an injected I/O fault at any call", () => {
     await faultRun(plan, fault);
   })));
 
-  // Systematic: one workload, a fault at every call of every operation, until the calls run out.
-  const sweep = "one workload × a fault at every call of every operation (EIO; ENOSPC with a short write)";
+  // Systematic: a workload × a fault at every call of every operation, until the calls run out.
+  // Bounded tier: one workload; long tier: workload after workload until the budget is spent.
+  const sweep = "workload × a fault at every call of every operation (EIO; ENOSPC with a short write)";
   test(sweep, async () => {
-    const [plan] = fc.sample(durabilityPlanArb.filter((p) => p.rounds.length >= 3), { seed: baseSeed, numRuns: 1 });
     console.log(`${file} › ${sweep}: seed=${baseSeed}`);
-    const fired: Record<string, number> = {};
-    const deadline = verifySeconds === null ? Infinity : Date.now() + verifySeconds * 1000;
-    for (const op of ["datasync", "write", "append", "truncate", "syncDir", "rename", "unlink"] as const) {
-      for (let skip = 0; skip < 400 && Date.now() < deadline; skip++) {
-        const fault: Fault = { op, code: op === "write" || op === "append" ? "ENOSPC" : "EIO", skip, partialBytes: (skip * 37) % 150 };
-        let hit: boolean;
-        try {
-          hit = await faultRun(plan!, fault);
-        } catch (err) {
-          console.error(`REPLAY: TXTDB_SEED=${baseSeed} node --test --test-name-pattern=${JSON.stringify(sweep)} dist/test/${file}.test.js`);
-          throw err;
+    const deadline = verifySeconds === null ? -Infinity : Date.now() + verifySeconds * 1000;
+    let workloads = 0;
+    do {
+      const [plan] = fc.sample(durabilityPlanArb.filter((p) => p.rounds.length >= 3), { seed: baseSeed + workloads, numRuns: 1 });
+      const fired: Record<string, number> = {};
+      for (const op of ["datasync", "write", "append", "truncate", "syncDir", "rename", "unlink"] as const) {
+        for (let skip = 0; skip < 400; skip++) {
+          const fault: Fault = { op, code: op === "write" || op === "append" ? "ENOSPC" : "EIO", skip, partialBytes: (skip * 37) % 150 };
+          let hit: boolean;
+          try {
+            hit = await faultRun(plan!, fault);
+          } catch (err) {
+            console.error(`REPLAY: ${replayCommand(file, sweep, baseSeed + workloads)}`);
+            throw err;
+          }
+          if (!hit) break;
+          fired[op] = skip + 1;
         }
-        if (!hit) break;
-        fired[op] = skip + 1;
       }
-    }
-    console.log(`${file} › ${sweep}: faults injected per operation ${JSON.stringify(fired)}`);
-    assert.ok((fired["datasync"] ?? 0) > 3 && (fired["write"] ?? 0) + (fired["append"] ?? 0) > 3, "the sweep reached the log's writes and datasyncs");
+      if (workloads === 0) {
+        console.log(`${file} › ${sweep}: faults injected per operation ${JSON.stringify(fired)}`);
+        assert.ok((fired["datasync"] ?? 0) > 3 && (fired["write"] ?? 0) + (fired["append"] ?? 0) > 3, "the sweep reached the log's writes and datasyncs");
+      }
+      workloads++;
+    } while (Date.now() < deadline);
+    if (verifySeconds !== null) console.log(`${file} › ${sweep}: ${workloads} workloads swept`);
   });
 });
 
