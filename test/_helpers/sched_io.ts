@@ -3,7 +3,8 @@
  * and which records what happened, in order (test/verify_interleaving.test.ts).
  *
  * Scheduled (each call waits for the scheduler before it runs): append and
- * write, datasync, the blocking lock(), syncDir and rename. So the scheduler
+ * write, datasync, reads of log segments (catch-up), the blocking lock(),
+ * syncDir and rename. So the scheduler
  * decides the order of appends, datasyncs, lock hand-offs and checkpoint
  * steps of every handle opened through it.
  *
@@ -99,6 +100,14 @@ export function scheduledIO(io: FileIO, s: fc.Scheduler, log: EventLog, who: str
             log.add({ kind: "sync-start", path, id });
             await target.datasync();
             log.add({ kind: "sync-end", path, id });
+          })());
+        case "read":
+        case "readAll":
+          // Catch-up reads of the log: when another handle's records are seen.
+          if (!isSegment(path)) break;
+          return (...args: [number, number] | []) => track((async () => {
+            await gate(`${String(prop)} ${path}`);
+            return args.length === 0 ? target.readAll() : target.read(args[0], args[1]);
           })());
         case "lock":
           return (...args: Parameters<FileHandle["lock"]>) => track((async () => {
