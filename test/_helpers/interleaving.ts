@@ -32,6 +32,8 @@ export interface ClientPlan {
   handle: 0 | 1;
   isolation: "snapshot" | "serializable";
   reads: K[];
+  /** Also scan the whole namespace (serializable: the range then takes part in validation, contract 3). */
+  scan: boolean;
   writes: Array<[K, number | null]>;
 }
 
@@ -48,6 +50,7 @@ export const planArb: fc.Arbitrary<InterleavingPlan> = fc.record({
       handle: fc.constantFrom(0 as const, 1 as const),
       isolation: fc.constantFrom("snapshot" as const, "serializable" as const),
       reads: fc.uniqueArray(keyArb, { maxLength: 3 }),
+      scan: fc.boolean(),
       writes: fc.uniqueArray(fc.tuple(keyArb, fc.option(fc.nat(999), { nil: null, freq: 4 })), { maxLength: 3, selector: ([k]) => k }),
     }),
     { minLength: 2, maxLength: 7 },
@@ -62,6 +65,7 @@ interface Outcome {
   ackedAtBegin: number;
   snapshot: number;
   got: Array<number | undefined>;
+  scanned: Array<[unknown, unknown]> | null;
   result: { tsn: number } | "conflict";
 }
 
@@ -100,6 +104,7 @@ export function interleavingProperty(): fc.IAsyncPropertyWithHooks<[fc.Scheduler
       const tx = await dbs[c.handle].begin({ isolation: c.isolation });
       const got: Array<number | undefined> = [];
       for (const k of c.reads) got.push((await tx.get(ns, k)) as number | undefined);
+      const scanned = c.scan ? await collect(tx.scan(ns)) : null;
       for (const [k, v] of c.writes) await (v === null ? tx.delete(ns, k) : tx.put(ns, k, v));
       await s.schedule(Promise.resolve(), `${name} commits`);
       const result = await tx.commit().then(
@@ -116,7 +121,7 @@ export function interleavingProperty(): fc.IAsyncPropertyWithHooks<[fc.Scheduler
           throw err;
         },
       );
-      return { plan: c, name, ackedAtBegin, snapshot: tx.snapshotTsn, got, result };
+      return { plan: c, name, ackedAtBegin, snapshot: tx.snapshotTsn, got, scanned, result };
     };
     const checkpoints = plan.checkpoints.map(async (h) => {
       await s.schedule(Promise.resolve(), `checkpoint ${"AB"[h]}`);
@@ -142,8 +147,16 @@ export function interleavingProperty(): fc.IAsyncPropertyWithHooks<[fc.Scheduler
       // I-2
       assert.ok(o.snapshot >= o.ackedAtBegin && o.snapshot <= n, `${where}: snapshot outside [${o.ackedAtBegin}, ${n}] (contract 6)`);
       assert.deepEqual(o.got, o.plan.reads.map((k) => valueAt(k, o.snapshot)), `${where}: reads ${JSON.stringify(o.plan.reads)} are not the state at the snapshot`);
-      // I-3
-      const validated = [...o.plan.writes.map(([k]) => k), ...(o.plan.isolation === "serializable" ? o.plan.reads : [])];
+      if (o.scanned !== null) {
+        const atSnapshot = keys.flatMap((k): Array<[K, number]> => {
+          const v = valueAt(k, o.snapshot);
+          return v === undefined ? [] : [[k, v]];
+        });
+        assert.deepEqual(o.scanned, atSnapshot, `${where}: the scan is not the state at the snapshot`);
+      }
+      // I-3 (a whole-namespace scan validates every key, written before or not)
+      const read = o.plan.scan ? keys : o.plan.reads;
+      const validated = [...o.plan.writes.map(([k]) => k), ...(o.plan.isolation === "serializable" ? read : [])];
       if (o.plan.writes.length === 0) {
         assert.deepEqual(o.result, { tsn: o.snapshot }, `${where}: a transaction without writes commits at its snapshot (contract 2)`);
       } else if (o.result === "conflict") {
