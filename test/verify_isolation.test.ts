@@ -37,6 +37,8 @@ describe("engine = reference model on random command sequences", () => {
     const name = `memoryIO, ${label}: every get, scan, commit outcome and TSN equals the model's`;
     test(name, () => verifyProperty({ file, name, runs: 150 }, isolationProperty(inMemory, isolations)));
   }
-  const name = "real directory, both isolation levels: every get, scan, commit outcome and TSN equals the model's";
-  test(name, () => verifyProperty({ file, name, runs: 25 }, isolationProperty(onDisk, ["snapshot", "serializable"], 30)));
+  const two = "memoryIO, two handles (as two processes), both isolation levels: every get, scan, commit outcome and TSN equals the model's";
+  test(two, () => verifyProperty({ file, name: two, runs: 100 }, isolationProperty(inMemory, ["snapshot", "serializable"], 40, 2)));
+  const name = "real directory, two handles, both isolation levels: every get, scan, commit outcome and TSN equals the model's";
+  test(name, () => verifyProperty({ file, name, runs: 25 }, isolationProperty(onDisk, ["snapshot", "serializable"], 30, 2)));
 });

@@ -22,7 +22,8 @@ interface Model {
 }
 
 export interface Real {
-  db: Database;
+  /** One or two handles on the database: commands pick one by index (two handles behave as two processes). */
+  dbs: Database[];
   txs: Map<number, Transaction>;
   /** Closes the database and opens it again; `crash`: from a crash image of it instead (memoryIO only). */
   reopen(crash: boolean): Promise<void>;
@@ -35,20 +36,21 @@ const realTx = (real: Real, tx: ModelTx): Transaction => {
   return t;
 };
 const show = (x: unknown): string => JSON.stringify(x);
+const on = (real: Real, h: number): Database => real.dbs[h % real.dbs.length]!;
 
 type Cmd = fc.AsyncCommand<Model, Real>;
 
 class Begin implements Cmd {
-  constructor(readonly isolation: Isolation, readonly readOnly: boolean) {}
+  constructor(readonly isolation: Isolation, readonly readOnly: boolean, readonly h: number) {}
   check = (model: Readonly<Model>): boolean => model.open.length < 6;
   async run(model: Model, real: Real): Promise<void> {
     const mtx = model.m.begin(this.isolation, this.readOnly);
-    const tx = await real.db.begin({ isolation: this.isolation, readOnly: this.readOnly });
+    const tx = await on(real, this.h).begin({ isolation: this.isolation, readOnly: this.readOnly });
     assert.equal(tx.snapshotTsn, mtx.snapshot, "begin() sees every resolved commit (contract 6)");
     model.open.push(mtx);
     real.txs.set(mtx.id, tx);
   }
-  toString = (): string => `begin(${this.isolation}${this.readOnly ? ", readOnly" : ""})`;
+  toString = (): string => `db${this.h}.begin(${this.isolation}${this.readOnly ? ", readOnly" : ""})`;
 }
 
 class Get implements Cmd {
@@ -144,32 +146,34 @@ async function ended(model: Model, real: Real, mtx: ModelTx, tx: Transaction): P
 }
 
 class DbGet implements Cmd {
-  constructor(readonly ns: string, readonly key: string) {}
+  constructor(readonly ns: string, readonly key: string, readonly h: number) {}
   check = (): boolean => true;
   async run(model: Model, real: Real): Promise<void> {
-    assert.deepEqual(await real.db.get(this.ns, this.key), model.m.valueAt(this.ns, this.key, model.m.lastTsn), `db.get(${this.ns}, ${this.key})`);
+    assert.deepEqual(await on(real, this.h).get(this.ns, this.key), model.m.valueAt(this.ns, this.key, model.m.lastTsn), `db.get(${this.ns}, ${this.key})`);
   }
-  toString = (): string => `db.get(${this.ns}, ${this.key})`;
+  toString = (): string => `db${this.h}.get(${this.ns}, ${this.key})`;
 }
 
 class DbWrite implements Cmd {
-  constructor(readonly ns: string, readonly key: string, readonly value: Value | null) {}
+  constructor(readonly ns: string, readonly key: string, readonly value: Value | null, readonly h: number) {}
   check = (): boolean => true;
   async run(model: Model, real: Real): Promise<void> {
-    const got = await (this.value === null ? real.db.delete(this.ns, this.key) : real.db.put(this.ns, this.key, this.value));
+    const db = on(real, this.h);
+    const got = await (this.value === null ? db.delete(this.ns, this.key) : db.put(this.ns, this.key, this.value));
     const mtx = model.m.begin("snapshot");
     model.m.write(mtx, this.ns, this.key, this.value);
     assert.deepEqual(got, model.m.commit(mtx), `db.${this.value === null ? "delete" : "put"}(${this.ns}, ${this.key})`);
   }
-  toString = (): string => `db.${this.value === null ? `delete(${this.ns}, ${this.key})` : `put(${this.ns}, ${this.key}, ${show(this.value)})`}`;
+  toString = (): string => `db${this.h}.${this.value === null ? `delete(${this.ns}, ${this.key})` : `put(${this.ns}, ${this.key}, ${show(this.value)})`}`;
 }
 
 class Checkpoint implements Cmd {
+  constructor(readonly h: number) {}
   check = (): boolean => true;
   async run(_model: Model, real: Real): Promise<void> {
-    await real.db.checkpoint();
+    await on(real, this.h).checkpoint();
   }
-  toString = (): string => "db.checkpoint()";
+  toString = (): string => `db${this.h}.checkpoint()`;
 }
 
 class Reopen implements Cmd {
@@ -182,8 +186,10 @@ class Reopen implements Cmd {
     for (const mtx of model.open) model.m.rollback(mtx);
     model.open = [];
     real.txs.clear();
-    assert.equal(real.db.stats().lastTsn, model.m.lastTsn, "TSN after reopen");
-    assert.deepEqual(await dumpModelNamespaces(real.db), model.m.dump(), "state after reopen");
+    for (const db of real.dbs) {
+      assert.equal(db.stats().lastTsn, model.m.lastTsn, "TSN after reopen");
+      assert.deepEqual(await dumpModelNamespaces(db), model.m.dump(), "state after reopen");
+    }
   }
   toString = (): string => (this.crash ? "crash and reopen" : "close and reopen");
 }
@@ -207,6 +213,7 @@ const nsArb = fc.constantFrom(...modelNamespaces);
 const keyArb = fc.constantFrom(...modelKeys);
 const valueArb: fc.Arbitrary<Value> = fc.oneof(fc.nat(99), fc.record({ v: fc.nat(99), tag: fc.constantFrom("", "é", "x".repeat(40)) }).map((r) => ({ ...r })));
 const txIndex = fc.nat(5);
+const handle = fc.nat(1);
 const maybe = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.option(arb, { nil: undefined, freq: 3 });
 const specArb: fc.Arbitrary<ScanSpec> = fc
   .tuple(maybe(fc.constantFrom("a", "b", "ab", "")), maybe(keyArb), maybe(keyArb), maybe(keyArb), maybe(keyArb), maybe(fc.nat(4)), fc.boolean())
@@ -222,9 +229,9 @@ const specArb: fc.Arbitrary<ScanSpec> = fc
 export function isolationCommands(isolations: readonly Isolation[], maxCommands: number): fc.Arbitrary<Iterable<Cmd>> {
   const iso = fc.constantFrom(...isolations);
   const arbs: Array<fc.Arbitrary<Cmd>> = [
-    fc.tuple(iso, fc.constantFrom(false, false, true)).map(([i, ro]) => new Begin(i, ro)),
-    iso.map((i) => new Begin(i, false)),
-    iso.map((i) => new Begin(i, false)),
+    fc.tuple(iso, fc.constantFrom(false, false, true), handle).map(([i, ro, h]) => new Begin(i, ro, h)),
+    fc.tuple(iso, handle).map(([i, h]) => new Begin(i, false, h)),
+    fc.tuple(iso, handle).map(([i, h]) => new Begin(i, false, h)),
     fc.tuple(txIndex, nsArb, keyArb).map(([i, ns, k]) => new Get(i, ns, k)),
     fc.tuple(txIndex, nsArb, keyArb).map(([i, ns, k]) => new Get(i, ns, k)),
     fc.tuple(txIndex, nsArb, keyArb, valueArb).map(([i, ns, k, v]) => new Write(i, ns, k, v)),
@@ -235,9 +242,9 @@ export function isolationCommands(isolations: readonly Isolation[], maxCommands:
     txIndex.map((i) => new Commit(i)),
     txIndex.map((i) => new Commit(i)),
     txIndex.map((i) => new Rollback(i)),
-    fc.tuple(nsArb, keyArb).map(([ns, k]) => new DbGet(ns, k)),
-    fc.tuple(nsArb, keyArb, fc.option(valueArb, { nil: null, freq: 4 })).map(([ns, k, v]) => new DbWrite(ns, k, v)),
-    fc.constant(new Checkpoint()),
+    fc.tuple(nsArb, keyArb, handle).map(([ns, k, h]) => new DbGet(ns, k, h)),
+    fc.tuple(nsArb, keyArb, fc.option(valueArb, { nil: null, freq: 4 }), handle).map(([ns, k, v, h]) => new DbWrite(ns, k, v, h)),
+    handle.map((h) => new Checkpoint(h)),
     fc.boolean().map((crash) => new Reopen(crash)),
   ];
   return fc.commands(arbs, { maxCommands, size: "max" });
@@ -249,23 +256,23 @@ export interface Target {
 }
 
 /** The property: engine and model agree on every command sequence. */
-export function isolationProperty(target: Target, isolations: readonly Isolation[], maxCommands = 40): fc.IAsyncPropertyWithHooks<[Iterable<Cmd>]> {
+export function isolationProperty(target: Target, isolations: readonly Isolation[], maxCommands = 40, handles: 1 | 2 = 1): fc.IAsyncPropertyWithHooks<[Iterable<Cmd>]> {
   return fc.asyncProperty(isolationCommands(isolations, maxCommands), async (cmds) => {
     const place = await target.fresh();
     let io = place.io;
+    const openAll = async (): Promise<Database[]> => {
+      const dbs: Database[] = [];
+      for (let h = 0; h < handles; h++) dbs.push(await open(place.dir, { io, random: () => 0 }));
+      return dbs;
+    };
     const real: Real = {
-      db: await open(place.dir, { io, random: () => 0 }),
+      dbs: await openAll(),
       txs: new Map(),
       async reopen(crash) {
-        if (crash) {
-          assert.ok(place.crash !== null);
-          const image = place.crash(io);
-          await real.db.close();
-          io = image;
-        } else {
-          await real.db.close();
-        }
-        real.db = await open(place.dir, { io, random: () => 0 });
+        const image = crash ? place.crash!(io) : null;
+        for (const db of real.dbs) await db.close();
+        if (image !== null) io = image;
+        real.dbs = await openAll();
       },
     };
     try {
@@ -273,11 +280,13 @@ export function isolationProperty(target: Target, isolations: readonly Isolation
       await fc.asyncModelRun(() => ({ model, real }), cmds);
       // Finally: everything committed is there after a clean close.
       await new Reopen(false).run(model, real);
-      assert.deepEqual(await real.db.check(), { ok: true, problems: [] }, "check() after the run");
+      assert.deepEqual(await real.dbs[0]!.check(), { ok: true, problems: [] }, "check() after the run");
     } finally {
-      await real.db.close().catch((err: unknown) => {
-        if (!(err instanceof TxtDbError)) throw err;
-      });
+      for (const db of real.dbs) {
+        await db.close().catch((err: unknown) => {
+          if (!(err instanceof TxtDbError)) throw err;
+        });
+      }
       await place.cleanup();
     }
   });
