@@ -10,7 +10,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { corruptRecordProperty, durabilityPlanArb, crashEverywhere, faultRun, type Fault } from "./_helpers/durability.ts";
+import { corruptRecordProperty, durabilityPlanArb, crashEverywhere, faultRun, faultScheduledProperty, type Fault } from "./_helpers/durability.ts";
 import { baseSeed, replayCommand, verifyProperty, verifySeconds } from "./_helpers/verify.ts";
 
 const file = "verify_durability";
@@ -35,6 +35,9 @@ describe("an injected I/O fault at any call", () => {
   test(name, () => verifyProperty({ file, name, runs: 40 }, fc.asyncProperty(durabilityPlanArb, faultArb, async (plan, fault) => {
     await faultRun(plan, fault);
   })));
+
+  const two = "two handles, I/O in scheduler order, a fault at a datasync or log write of either: D-1…D-7 hold";
+  test(two, () => verifyProperty({ file, name: two, runs: 40 }, faultScheduledProperty()));
 
   // Systematic: a workload × a fault at every call of every operation, until the calls run out.
   // Bounded tier: one workload; long tier: workload after workload until the budget is spent.

@@ -89,6 +89,8 @@ export class CommitLog {
   bytesAppended = 0;
   /** SEG-5: reading and appending move #end; one of them at a time in this process. */
   #chain: Promise<void> = Promise.resolve();
+  /** Set when the datasync of a segment being followed failed (SEG-1): sticky, like GC-5. */
+  #followFailure: unknown = null;
 
   constructor(io: FileIO, databaseDir: string) {
     this.#io = io;
@@ -215,9 +217,9 @@ export class CommitLog {
     return this.#exclusive(() => this.#catchUp(sink, holdsWriterLock));
   }
 
-  /** SEG-5. */
+  /** SEG-5; and after #follow's datasync failed, every operation rethrows that failure. */
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#chain.then(fn);
+    const run = this.#chain.then(() => (this.#followFailure === null ? fn() : Promise.reject(this.#followFailure)));
     this.#chain = run.then(() => {}, () => {});
     return run;
   }
@@ -261,7 +263,8 @@ export class CommitLog {
     const segment = this.#segments.find((s) => s.firstTsn === firstTsn) ?? { firstTsn, path: joinPath(this.#dir, segmentName(firstTsn)) };
     // SEG-1: nothing may be appended to the next segment before this one is
     // durable whole; its rotator's datasync may have failed.
-    await this.#active!.datasync();
+    // A failed datasync is never retried (GC-5): this handle reads and appends no more.
+    await this.#active!.datasync().catch((err: unknown) => Promise.reject((this.#followFailure = err)));
     await this.#switchTo(segment); // LogResync if a checkpoint removed it meanwhile
     if (!this.#segments.includes(segment)) {
       this.#segments.push(segment);

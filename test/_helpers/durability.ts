@@ -32,6 +32,7 @@ import {
   memoryIO, open, ConflictError, TxtDbError, type CrashMode, type Database, type FaultRule, type FileIO, type MemoryIO, type MemoryOp,
 } from "../../src/mod.ts";
 import { HookIO } from "./crash.ts";
+import { ErrSeq, EventLog, scheduledIO } from "./sched_io.ts";
 import { collect } from "./expect.ts";
 
 const dir = "/db";
@@ -293,21 +294,34 @@ export function countingIO(mem: MemoryIO, counts: Map<string, number>): FileIO {
  * the fault fired (its call was reached).
  */
 export async function faultRun(twoHandlePlan: DurabilityPlan, fault: Fault): Promise<boolean> {
-  // One handle: its unacknowledged commits then take TSNs in submission order (two-handle faults: coordination.test.ts).
+  // One handle: its unacknowledged commits then take TSNs in submission order (two handles: faultScheduledProperty).
   const plan: DurabilityPlan = { ...twoHandlePlan, handles: 1 };
   const mem = memoryIO();
   const counts = new Map<string, number>();
-  const rule: FaultRule = { op: fault.op, code: fault.code, skip: fault.skip, ...(fault.op === "write" || fault.op === "append" ? { partialBytes: fault.partialBytes } : {}) };
-  const record: RunRecord = { outcomes: [], acked: new Set() };
-  const where = `fault ${fault.code} at ${fault.op} #${fault.skip + 1}${rule.partialBytes ? ` after ${rule.partialBytes} bytes` : ""}`;
+  const rule = ruleOf(fault);
   const db0 = await open(dir, { io: mem }); // created before the fault is armed: open's own failure is not the subject here
   await db0.close();
   mem.injectFault(rule);
-  const { dbs, unexpected } = await runPlan(plan, [countingIO(mem, counts)], record).catch((err: unknown) => {
-    if (err instanceof TxtDbError && err.code === "TXTDB_IO") return { dbs: [] as Database[], unexpected: [] as unknown[] }; // open of a second handle failed
+  await faultChecks(mem, plan, [countingIO(mem, counts)], describeFault(fault), (p) => p);
+  return (counts.get(fault.op) ?? 0) > fault.skip;
+}
+
+function ruleOf(fault: Fault): FaultRule {
+  return { op: fault.op, code: fault.code, skip: fault.skip, ...(fault.op === "write" || fault.op === "append" ? { partialBytes: fault.partialBytes } : {}) };
+}
+
+function describeFault(fault: Fault): string {
+  const partial = fault.op === "write" || fault.op === "append" ? ` after ${fault.partialBytes} bytes` : "";
+  return `fault ${fault.code} at ${fault.op} #${fault.skip + 1}${partial}`;
+}
+
+/** Runs the plan on `ios` with the fault armed on `mem`, then checks D-1…D-8. `drive` settles a promise (a scheduler's waitFor, or nothing). */
+async function faultChecks(mem: MemoryIO, plan: DurabilityPlan, ios: FileIO[], where: string, drive: <T>(p: Promise<T>) => Promise<T>, checkD8 = true): Promise<void> {
+  const record: RunRecord = { outcomes: [], acked: new Set() };
+  const { dbs, unexpected } = await drive(runPlan(plan, ios, record)).catch((err: unknown) => {
+    if (err instanceof TxtDbError && err.code === "TXTDB_IO") return { dbs: [] as Database[], unexpected: [] as unknown[] }; // an open failed
     throw err;
   });
-  const fired = (counts.get(fault.op) ?? 0) > fault.skip;
   assert.deepEqual(unexpected.map(String), [], `${where}: only conflicts and TXTDB_IO may reject`);
   // D-7: per handle, nothing acknowledged after its first TXTDB_IO rejection settled.
   for (let h = 0; h < plan.handles; h++) {
@@ -316,22 +330,55 @@ export async function faultRun(twoHandlePlan: DurabilityPlan, fault: Fault): Pro
     const late = mine.filter((o) => typeof o.result === "object" && o.submitSeq > firstIo);
     assert.deepEqual(late.map((o) => o.id), [], `${where}: D-7 handle ${h} acknowledged commits submitted after a TXTDB_IO rejection`);
     if (firstIo !== Infinity && dbs[h] !== undefined) {
-      const code = await dbs[h]!.put("d", "after-failure", 1).then(() => "resolved", (err: unknown) => (err instanceof TxtDbError ? err.code : String(err)));
-      assert.equal(code, "TXTDB_IO", `${where}: D-7 handle ${h} accepts commits after a TXTDB_IO rejection`);
+      const code = await drive(dbs[h]!.put("d", "after-failure", 1)).then(() => "resolved", (err: unknown) => (err instanceof TxtDbError ? err.code : String(err)));
+      assert.equal(code, "TXTDB_IO", `${where}: D-7 handle ${h} accepts commits after a TXTDB_IO rejection; outcomes ${JSON.stringify(record.outcomes.map((o) => [o.id, o.handle, o.result]))}`);
     }
   }
   mem.clearFaults();
   const power = mem.crash(); // power lost right after the run
-  for (const db of dbs) await db.close().catch((err: unknown) => assert.ok(err instanceof TxtDbError && err.code === "TXTDB_IO", `${where}: close rejected with ${String(err)}`));
+  for (const db of dbs) await drive(db.close()).catch((err: unknown) => assert.ok(err instanceof TxtDbError && err.code === "TXTDB_IO", `${where}: close rejected with ${String(err)}`));
   const acked = new Set(record.acked);
   await verifyImage(power, record.outcomes, acked, `${where}, power lost`, true);
   // D-8: the same machine, no power loss.
   const { db, state } = await openAndCheck(mem, record.outcomes, acked, `${where}, reopened`);
+  if (!checkD8) return void (await db.close());
   const durable = await openAndCheck(mem.crash(), record.outcomes, acked, `${where}, power lost right after the reopen`);
   assert.deepEqual(durable.state, state, `${where}: D-8 the reopened database served a state that a power loss does not keep`);
   await durable.db.close();
   await db.close();
-  return fired;
+}
+
+/**
+ * Two handles, a fault at a datasync or log write of either, and a
+ * scheduler ordering their I/O (sched_io.ts), with Linux's errseq between
+ * the handles (ErrSeq: both had the log open before the failure): D-1…D-7
+ * still hold (D-8: see the known open issue below). The
+ * failed handle's unacknowledged commits are the only ones whose fate is
+ * open, and they keep its submission order.
+ */
+export function faultScheduledProperty(): fc.IAsyncPropertyWithHooks<[fc.Scheduler, DurabilityPlan, Fault]> {
+  const faultArb: fc.Arbitrary<Fault> = fc.record({
+    op: fc.constantFrom("datasync" as const, "datasync" as const, "write" as const),
+    code: fc.constantFrom("EIO" as const, "ENOSPC" as const),
+    skip: fc.nat(30),
+    partialBytes: fc.nat(200),
+  });
+  return fc.asyncProperty(fc.scheduler(), durabilityPlanArb.map((p) => ({ ...p, handles: 2 as const })), faultArb, async (s, plan, fault) => {
+    const mem = memoryIO();
+    const db0 = await open(dir, { io: mem });
+    await db0.close();
+    mem.injectFault(ruleOf(fault));
+    const log = new EventLog();
+    const errseq = new ErrSeq();
+    // D-8 is not checked here: KNOWN OPEN ISSUE. When a handle's log datasync
+    // fails while another handle is open, its records are not cut (the other
+    // may have read them); a handle opened later (here: the reopen) is not
+    // told of the failure (errseq), reads those records from the page cache
+    // and serves them — and its own recovery datasync does not make them
+    // durable (their pages are clean). A power loss then takes them, and
+    // anything appended after them is stranded behind the hole.
+    await faultChecks(mem, plan, [scheduledIO(mem, s, log, "A", errseq), scheduledIO(mem, s, log, "B", errseq)], describeFault(fault), (p) => s.waitFor(p), false);
+  });
 }
 
 // ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@
  * The test adds its own ("ack": a commit resolved) to check GC-1.
  */
 import fc from "fast-check";
-import type { FileHandle, FileIO } from "../../src/mod.ts";
+import { ErrorCode, TxtDbError, type FileHandle, type FileIO } from "../../src/mod.ts";
 
 export type NewIoEvent =
   | { kind: "append"; path: string; tsns: number[] }
@@ -61,10 +61,30 @@ export class EventLog {
 const isSegment = (path: string): boolean => /\/log\/\d+\.jsonl$/.test(path);
 const tsnsIn = (data: Uint8Array): number[] => [...new TextDecoder().decode(data).matchAll(/\{"tsn":(\d+)/g)].map((m) => Number(m[1]));
 
+/**
+ * Linux's errseq (since 4.13), which memoryIO's MEM-5 does not model across
+ * handles: a failed datasync of a file is reported once to every other handle
+ * that had the file open when it failed — its next datasync writes what is
+ * dirty, then rejects with EIO. Shared by the scheduledIO wrappers of one
+ * test (one per simulated process).
+ */
+export class ErrSeq {
+  readonly #failures = new Map<string, number>();
+  failed(path: string): number {
+    const n = (this.#failures.get(path) ?? 0) + 1;
+    this.#failures.set(path, n);
+    return n;
+  }
+  now(path: string): number {
+    return this.#failures.get(path) ?? 0;
+  }
+}
+
 /** Wraps `io`: scheduled by `s`, recorded into `log`; `who` labels the tasks. */
-export function scheduledIO(io: FileIO, s: fc.Scheduler, log: EventLog, who: string): FileIO {
+export function scheduledIO(io: FileIO, s: fc.Scheduler, log: EventLog, who: string, errseq: ErrSeq | null = null): FileIO {
   const gate = (label: string): Promise<void> => s.schedule(Promise.resolve(), `${who} ${label}`);
   const wrapHandle = (h: FileHandle, path: string): FileHandle => {
+    let seenFailures = errseq?.now(path) ?? 0;
     // FileHandle.close(): pending operations finish first — those held at the gate too.
     const inFlight = new Set<Promise<unknown>>();
     const track = <T>(p: Promise<T>): Promise<T> => {
@@ -98,8 +118,17 @@ export function scheduledIO(io: FileIO, s: fc.Scheduler, log: EventLog, who: str
             await gate(`datasync ${path}`);
             const id = log.nextSyncId();
             log.add({ kind: "sync-start", path, id });
-            await target.datasync();
+            try {
+              await target.datasync();
+            } catch (err) {
+              if (errseq !== null) seenFailures = errseq.failed(path);
+              throw err;
+            }
             log.add({ kind: "sync-end", path, id });
+            if (errseq !== null && seenFailures < errseq.now(path)) {
+              seenFailures = errseq.now(path);
+              throw new TxtDbError(ErrorCode.IO, `datasync '${path}' failed: an earlier writeback of this file failed (errseq)`, { cause: Object.assign(new Error("EIO"), { code: "EIO" }), file: path });
+            }
           })());
         case "read":
         case "readAll":
