@@ -139,3 +139,53 @@ test("SEG-3: a segment goes only when its next marker proves a checkpoint covers
   await a.close();
   await b.close();
 });
+
+test("contract 6: begin() sees another handle's resolved commit that follows this handle's commit still in its datasync", async () => {
+  // Found by test/verify_interleaving.test.ts: synced() did not wait for a
+  // datasync already in flight, so begin() returned a snapshot below a
+  // commit that had resolved elsewhere.
+  const mem = memoryIO();
+  const { io, gate } = gated(mem);
+  const a = await open("/db", { io });
+  const b = await open("/db", { io: mem });
+  await a.put("ns", "k", "v0"); // TSN 1
+  gate.hold = true;
+  const pending = a.put("ns", "mine", 1); // TSN 2: appended, its datasync held
+  while (gate.pending === 0) await turn();
+  assert.deepEqual(await b.put("ns", "theirs", 2), { tsn: 3 }, "b's datasync covers TSN 2 and 3");
+  const begun = a.begin();
+  for (let i = 0; i < 5; i++) await turn();
+  gate.release();
+  const tx = await begun;
+  assert.ok(tx.snapshotTsn >= 3, `snapshot ${tx.snapshotTsn} misses TSN 3, resolved before begin()`);
+  assert.equal(await tx.get("ns", "theirs"), 2);
+  await tx.rollback();
+  assert.deepEqual(await pending, { tsn: 2 });
+  await a.close();
+  await b.close();
+});
+
+test("SEG-1, GC-5: a failed datasync of the old segment while following another handle's rotation stops this handle; nothing is appended past the marker", async () => {
+  // Found by test/verify_durability.test.ts (two handles, scheduled I/O, a
+  // fault at any datasync): the handle stayed past the `next` marker in the old
+  // segment, and its next commit was appended there, where no reader looks.
+  const mem = memoryIO();
+  const a = await open("/db", { io: mem });
+  const b = await open("/db", { io: mem });
+  await a.put("ns", "k", 1); // TSN 1
+  assert.equal(await b.get("ns", "k"), 1);
+  await a.checkpoint(); // a's next append starts a new segment
+  mem.injectFault({ op: "datasync", code: "EIO", path: /log\/0+1\.jsonl$/, skip: 1 }); // a's rotation syncs it; b's follow fails
+  assert.deepEqual(await a.put("ns", "a", 2), { tsn: 2 });
+  assert.equal(await codeOf(() => b.put("ns", "b", 3)), "TXTDB_IO");
+  mem.clearFaults();
+  assert.equal(await codeOf(() => b.put("ns", "b", 4)), "TXTDB_IO", "b stays stopped: its failed datasync is never retried");
+  assert.deepEqual(await a.put("ns", "a", 5), { tsn: 3 });
+  const c = await open("/db", { io: mem.crash() });
+  assert.equal(await c.get("ns", "a"), 5);
+  assert.equal(await c.get("ns", "b"), undefined);
+  assert.deepEqual(await c.check(), { ok: true, problems: [] });
+  await c.close();
+  await b.close();
+  await a.close();
+});

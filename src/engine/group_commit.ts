@@ -50,6 +50,7 @@ import type { LogRecord } from "./log_record.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Store } from "./store.ts";
 import { conflictError, type PendingCommit } from "./transaction.ts";
+import { testFaults } from "./_test_faults.ts"; // TEST-FAULT (inert: TF-1)
 
 interface Queued {
   readonly commit: PendingCommit;
@@ -128,10 +129,10 @@ export class GroupCommit {
     while (this.#appending || this.#syncing) await Promise.all([this.#appendLoop, this.#syncLoop]);
   }
 
-  /** Resolves once every commit appended so far is durable (or failed). */
+  /** Resolves once every commit appended so far is durable (or failed) — those in a datasync already running too. */
   async synced(): Promise<void> {
-    const through = this.#unsynced.at(-1)?.record.tsn;
-    while (through !== undefined && this.#syncing && (this.#unsynced[0]?.record.tsn ?? Infinity) <= through) await this.#syncLoop;
+    const through = this.#o.store.pendingOwnThrough;
+    while (this.#syncing && this.#o.store.visibleTsn < through) await this.#syncLoop;
   }
 
   /** Fail-stop from outside (DB-5): queued and later commits reject with `err`. */
@@ -224,7 +225,7 @@ export class GroupCommit {
     if (appended === null) return;
     metrics.batches++;
     metrics.record("batch", (this.#o.now() - t0) * 1000);
-    if (this.#o.durability === "relaxed") {
+    if (this.#o.durability === "relaxed" || testFaults.ackBeforeDatasync /* TEST-FAULT */) {
       store.markDurable(appended.at(-1)!.record.tsn);
       this.#acknowledge(appended);
       this.#backgroundSync();
@@ -352,7 +353,7 @@ export class GroupCommit {
     for (const op of c.ops) {
       if (op.kind === "drop") {
         if (dropped.has(op.ns) || written.has(op.ns) || store.namespaceLastTsn(op.ns) > c.snapshot) return conflictError(op.ns, "the namespace");
-      } else if (keyConflict(op.ns, op.enc)) {
+      } else if (!testFaults.skipWriteWriteValidation /* TEST-FAULT */ && keyConflict(op.ns, op.enc)) {
         return conflictError(op.ns, `key ${op.keyText}`);
       }
     }

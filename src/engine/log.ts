@@ -49,6 +49,7 @@ import { catchUpReadBytes, logDirName, logPadBytes, logPadLowBytes, segmentBytes
 import {
   BadLine, contentEnd, corruptLog, encodeBatch, encodeMarker, parseLine, scanLines, type LogRecord, type ReadRecord, type ScannedLine,
 } from "./log_record.ts";
+import { testFaults } from "./_test_faults.ts"; // TEST-FAULT (inert: TF-1)
 
 interface Segment {
   readonly firstTsn: number;
@@ -101,6 +102,8 @@ export class CommitLog {
   bytesAppended = 0;
   /** SEG-5: reading and appending move #end; one of them at a time in this process. */
   #chain: Promise<void> = Promise.resolve();
+  /** Set when the datasync of a segment being followed failed (SEG-1): sticky, like GC-5. */
+  #followFailure: unknown = null;
 
   constructor(io: FileIO, databaseDir: string) {
     this.#io = io;
@@ -140,6 +143,7 @@ export class CommitLog {
           continue;
         }
         if ("bad" in line) {
+          if (testFaults.replayPastCorruptRecord) continue; // TEST-FAULT
           tornTail = { path: segment.path, offset: line.offset, why: line.bad, bytes: contentEnd(bytes) - line.offset };
           // A flipped newline can merge the bad line with the next ones: look
           // for a valid line anywhere after it, not only at line starts.
@@ -149,6 +153,7 @@ export class CommitLog {
         if (!("record" in line)) continue; // a marker
         const { record } = line;
         if (record.tsn <= afterTsn) continue;
+        if (record.tsn !== expected && testFaults.replayPastCorruptRecord) expected = record.tsn; // TEST-FAULT
         if (record.tsn !== expected) throw corruptLog(segment.path, line.offset, `TSN ${record.tsn} where ${expected} was expected`);
         expected++;
         records.push(record);
@@ -226,9 +231,9 @@ export class CommitLog {
     return this.#exclusive(() => this.#catchUp(sink, holdsWriterLock));
   }
 
-  /** SEG-5. */
+  /** SEG-5; and after #follow's datasync failed, every operation rethrows that failure. */
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#chain.then(fn);
+    const run = this.#chain.then(() => (this.#followFailure === null ? fn() : Promise.reject(this.#followFailure)));
     this.#chain = run.then(() => {}, () => {});
     return run;
   }
@@ -291,7 +296,8 @@ export class CommitLog {
     const segment = this.#segments.find((s) => s.firstTsn === firstTsn) ?? { firstTsn, path: joinPath(this.#dir, segmentName(firstTsn)) };
     // SEG-1: nothing may be appended to the next segment before this one is
     // durable whole; its rotator's datasync may have failed.
-    await this.#active!.datasync();
+    // A failed datasync is never retried (GC-5): this handle reads and appends no more.
+    await this.#active!.datasync().catch((err: unknown) => Promise.reject((this.#followFailure = err)));
     await this.#switchTo(segment); // LogResync if a checkpoint removed it meanwhile
     if (!this.#segments.includes(segment)) {
       this.#segments.push(segment);

@@ -6,11 +6,16 @@
 import type { FileIO } from "./file_io.ts";
 import { dirname } from "./path.ts";
 
-/** Creates `path` and any missing parents, syncing each parent that gained an entry. */
+/** Creates `path` and any missing parents, syncing each parent that gained an entry — or holds `path` already. */
 export async function ensureDirDurable(io: FileIO, path: string): Promise<void> {
   const st = await io.stat(path);
-  if (st?.isDirectory === true) return;
   const parent = dirname(path);
+  if (st?.isDirectory === true) {
+    // It may be one an earlier attempt created and whose parent's sync failed
+    // or never ran (a crash, an EIO): its name is not known durable, so sync it.
+    if (parent !== path) await io.syncDir(parent);
+    return;
+  }
   if (parent !== path) await ensureDirDurable(io, parent);
   await io.mkdir(path);
   await io.syncDir(parent);

@@ -1,0 +1,179 @@
+/**
+ * Crash-test helpers shared by test/recovery.test.ts and
+ * test/verify_durability.test.ts: a FileIO that reports every sync point
+ * (so a test can take a crash image before and after each), a dump of the
+ * whole database as plain data, and a model of the state after each TSN.
+ */
+import assert from "node:assert/strict";
+import {
+  type Database, type FileHandle, type FileIO, type FileStat, type Key, type LockMode, type LockOptions, type LockScope, type OpenOptions,
+} from "../../src/mod.ts";
+import { collect } from "./expect.ts";
+
+export interface SyncPoint {
+  op: "datasync" | "syncDir";
+  path: string;
+  phase: "before" | "after";
+}
+
+export class HookHandle implements FileHandle {
+  readonly path: string;
+  readonly #h: FileHandle;
+  readonly #onSync: (p: SyncPoint) => void;
+  constructor(h: FileHandle, onSync: (p: SyncPoint) => void) {
+    this.#h = h;
+    this.path = h.path;
+    this.#onSync = onSync;
+  }
+  read(position: number, length: number): Promise<Uint8Array> {
+    return this.#h.read(position, length);
+  }
+  readAll(): Promise<Uint8Array> {
+    return this.#h.readAll();
+  }
+  write(position: number, data: Uint8Array): Promise<void> {
+    return this.#h.write(position, data);
+  }
+  append(data: Uint8Array): Promise<number> {
+    return this.#h.append(data);
+  }
+  truncate(size: number): Promise<void> {
+    return this.#h.truncate(size);
+  }
+  size(): Promise<number> {
+    return this.#h.size();
+  }
+  async datasync(): Promise<void> {
+    this.#onSync({ op: "datasync", path: this.path, phase: "before" });
+    await this.#h.datasync();
+    this.#onSync({ op: "datasync", path: this.path, phase: "after" });
+  }
+  tryLock(start: number, length: number, mode: LockMode): boolean {
+    return this.#h.tryLock(start, length, mode);
+  }
+  lock(start: number, length: number, mode: LockMode, options?: LockOptions): Promise<void> {
+    return this.#h.lock(start, length, mode, options);
+  }
+  unlock(start: number, length: number): void {
+    this.#h.unlock(start, length);
+  }
+  testLock(start: number, length: number, mode: LockMode): LockMode | null {
+    return this.#h.testLock(start, length, mode);
+  }
+  close(): Promise<void> {
+    return this.#h.close();
+  }
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+export class HookIO implements FileIO {
+  readonly name = "hook";
+  readonly lockScope: LockScope;
+  readonly #io: FileIO;
+  readonly #onSync: (p: SyncPoint) => void;
+  constructor(io: FileIO, onSync: (p: SyncPoint) => void) {
+    this.#io = io;
+    this.lockScope = io.lockScope;
+    this.#onSync = onSync;
+  }
+  async open(p: string, options?: OpenOptions): Promise<FileHandle> {
+    return new HookHandle(await this.#io.open(p, options), this.#onSync);
+  }
+  readFile(p: string): Promise<Uint8Array> {
+    return this.#io.readFile(p);
+  }
+  rename(from: string, to: string): Promise<void> {
+    return this.#io.rename(from, to);
+  }
+  unlink(p: string): Promise<void> {
+    return this.#io.unlink(p);
+  }
+  mkdir(p: string): Promise<void> {
+    return this.#io.mkdir(p);
+  }
+  rmdir(p: string): Promise<void> {
+    return this.#io.rmdir(p);
+  }
+  readdir(p: string): Promise<string[]> {
+    return this.#io.readdir(p);
+  }
+  stat(p: string): Promise<FileStat | undefined> {
+    return this.#io.stat(p);
+  }
+  async syncDir(p: string): Promise<void> {
+    this.#onSync({ op: "syncDir", path: p, phase: "before" });
+    await this.#io.syncDir(p);
+    this.#onSync({ op: "syncDir", path: p, phase: "after" });
+  }
+}
+
+/** Whether `code` appears in the cause chain of `err`. */
+export function causedBy(err: unknown, code: string): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, n = 0; e !== undefined && e !== null && n < 10; e = e.cause as typeof e, n++) {
+    if (e.code === code) return true;
+  }
+  return false;
+}
+
+export const keyId = (k: Key): string => JSON.stringify(k);
+
+/** Runs a step; a failure names the step. */
+export async function stage<T>(label: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new assert.AssertionError({ message: `${label}: ${err instanceof Error ? err.message : String(err)}` });
+  }
+}
+
+export type Snapshot = Array<[string, Array<[string, unknown]>]>;
+
+/** The whole database as sorted plain data. */
+export async function dump(db: Database): Promise<Snapshot> {
+  const tx = await db.begin({ readOnly: true });
+  try {
+    const out: Snapshot = [];
+    for (const ns of await db.namespaces()) {
+      const rows = (await collect(tx.scan(ns))).map(([k, v]): [string, unknown] => [keyId(k), v]);
+      out.push([ns, rows.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
+    }
+    return out.sort(([a], [b]) => (a < b ? -1 : 1));
+  } finally {
+    await tx.rollback();
+  }
+}
+
+export type ModelOp = { kind: "put"; ns: string; key: Key; value: unknown } | { kind: "del"; ns: string; key: Key } | { kind: "drop"; ns: string };
+
+export class Model {
+  /** TSN → the ops of that commit, in the order they apply. */
+  readonly commits = new Map<number, ModelOp[]>();
+
+  stateAt(l: number): Snapshot {
+    const state = new Map<string, Map<string, unknown>>();
+    for (let tsn = 1; tsn <= l; tsn++) {
+      const ops = this.commits.get(tsn);
+      assert.ok(ops !== undefined, `the model has no commit with TSN ${tsn}`);
+      for (const op of ops) {
+        if (op.kind === "drop") state.delete(op.ns);
+        else {
+          let rows = state.get(op.ns);
+          if (rows === undefined) state.set(op.ns, (rows = new Map()));
+          if (op.kind === "put") rows.set(keyId(op.key), op.value);
+          else rows.delete(keyId(op.key));
+        }
+      }
+    }
+    const out: Snapshot = [];
+    for (const [ns, rows] of state) {
+      if (rows.size > 0) out.push([ns, [...rows].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
+    }
+    return out.sort(([a], [b]) => (a < b ? -1 : 1));
+  }
+
+  get lastTsn(): number {
+    return this.commits.size;
+  }
+}

