@@ -25,10 +25,14 @@ export const segmentBytesMax = 64 << 20;
  * of one per commit.
  */
 export const logPadBytes = 1 << 20;
-/** Padding is added once fewer than this many bytes of it are left ahead of the end. */
-export const logPadLowBytes = 256 << 10;
 /** The first read of a catch-up (SEG-4); doubled while the last line read is cut short. */
 export const catchUpReadBytes = 4096;
+/**
+ * The read that asks "anything new?" at every begin() and commit (SEG-7):
+ * small enough that the runtime allocates its buffer on the JS heap
+ * (a fresh 4 KiB buffer costs more than the read itself).
+ */
+export const catchUpProbeBytes = 32;
 /** An automatic checkpoint starts once this many log bytes were written since the last one. */
 export const checkpointLogBytesDefault = 16 << 20;
 

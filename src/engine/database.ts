@@ -233,7 +233,7 @@ export class Database implements AsyncDisposable {
    * visible.
    */
   async #newestVisible(): Promise<number> {
-    await this.#catchUp(false);
+    if (!this.#log.unchangedNow()) await this.#catchUp(false);
     if (this.#store.lastForeignTsn > this.#store.visibleTsn) await this.#commits.synced();
     return this.#store.visibleTsn;
   }

@@ -31,9 +31,17 @@
  *          half-way; open removes it (removeAbandonedSegments).
  * - SEG-5  In one process, catch-up, appends and cuts run one at a time: each
  *          moves the position this process reads and appends at.
+ * - SEG-8  A handle re-writes the unattested tail of a segment before its first
+ *          append through a descriptor it opened: the bytes after the last
+ *          `durable` attestation (and its own datasyncs), as it read them.
+ *          Linux reports a failed write-back only to descriptors open when it
+ *          failed (errseq); another handle's failed datasync may have left
+ *          those bytes in the page cache only, marked clean. Re-writing them
+ *          makes this handle's own datasync carry them to disk, or fail and
+ *          fail stop — never acknowledge a commit behind a hole.
  * - SEG-7  The last segment ends in padding (LOG-4) that appends overwrite: a
- *          writer that finds fewer than a batch's bytes of it left writes
- *          logPadBytes more after its batch. On ext4 a datasync that must also
+ *          writer that finds less than a quarter of it left writes more
+ *          after its batch (FileIO.logPaddingBytes, default logPadBytes). On ext4 a datasync that must also
  *          make a new file size durable commits the journal; one that covers
  *          overwritten blocks only does not — about 1.5× the commits per
  *          second here (the trick SQLite's WAL plays by reusing its file). So
@@ -45,9 +53,9 @@ import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { FileHandle, FileIO } from "../io/file_io.ts";
 import { ensureDirDurable } from "../io/durable_dir.ts";
 import { joinPath } from "../io/path.ts";
-import { catchUpReadBytes, logDirName, logPadBytes, logPadLowBytes, segmentBytesMax } from "./_defaults.ts";
+import { catchUpProbeBytes, catchUpReadBytes, logDirName, logPadBytes, segmentBytesMax } from "./_defaults.ts";
 import {
-  BadLine, contentEnd, corruptLog, encodeBatch, encodeMarker, parseLine, scanLines, type LogRecord, type ReadRecord, type ScannedLine,
+  BadLine, contentEnd, corruptLog, encodeBatch, encodeMarker, isPadding, parseLine, scanLines, type LogRecord, type ReadRecord, type ScannedLine,
 } from "./log_record.ts";
 import { testFaults } from "./_test_faults.ts"; // TEST-FAULT (inert: TF-1)
 
@@ -93,6 +101,10 @@ export class CommitLog {
   #allocated = 0;
   /** Bytes of the active segment covered by a datasync of this process (what new lines attest). */
   #durable = 0;
+  /** The highest `durable` attestation among the active segment's lines read or written (SEG-8). */
+  #attested = 0;
+  /** Whether the active descriptor may append without re-writing the unattested tail first (SEG-8). */
+  #tailVerified = false;
   /** Where this process last appended a batch (GC-5: cut back to here if it fails). */
   #lastAppendAt = 0;
   /** Whether lines of other processes were read past #durable (GC-5: then nothing is cut). */
@@ -100,13 +112,18 @@ export class CommitLog {
   #rotateRequested = false;
   /** Log bytes appended by this process since it opened the log, for checkpoint scheduling. */
   bytesAppended = 0;
+  /** SEG-7: the spaces written ahead of appends, a quarter of them left triggering the next. */
+  readonly #padding: Uint8Array;
   /** SEG-5: reading and appending move #end; one of them at a time in this process. */
   #chain: Promise<void> = Promise.resolve();
+  /** Operations queued on #chain and not settled (0: #end is not moving). */
+  #chained = 0;
   /** Set when the datasync of a segment being followed failed (SEG-1): sticky, like GC-5. */
   #followFailure: unknown = null;
 
   constructor(io: FileIO, databaseDir: string) {
     this.#io = io;
+    this.#padding = padding(io.logPaddingBytes ?? logPadBytes);
     this.#dir = joinPath(databaseDir, logDirName);
   }
 
@@ -214,10 +231,13 @@ export class CommitLog {
       last = await this.#createSegment(nextTsn);
     }
     await this.#switchTo(last);
-    this.#end = linesEnd(scanLines(await this.#active!.readAll())); // SEG-7: recovery cut any torn tail
+    const lines = scanLines(await this.#active!.readAll());
+    this.#end = linesEnd(lines); // SEG-7: recovery cut any torn tail
+    this.#attested = attestedIn(lines);
     this.#allocated = await this.#active!.size();
     // After a process crash the tail may sit in the page cache only: make it
-    // durable before any new line attests it (SEG-2).
+    // durable before any new line attests it (SEG-2, SEG-8).
+    await this.#verifyTail();
     await this.#active!.datasync();
     this.#durable = this.#end;
   }
@@ -233,13 +253,27 @@ export class CommitLog {
 
   /** SEG-5; and after #follow's datasync failed, every operation rethrows that failure. */
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    this.#chained++;
     const run = this.#chain.then(() => (this.#followFailure === null ? fn() : Promise.reject(this.#followFailure)));
-    this.#chain = run.then(() => {}, () => {});
+    this.#chain = run.then(() => void this.#chained--, () => void this.#chained--);
     return run;
   }
 
+  /**
+   * SEG-7, the hot path of begin() and single reads: true when, right now,
+   * nothing follows what this handle has read — padding where the next line
+   * would start. Synchronous, so it needs the FileIO's readNow; false means
+   * "ask catchUp()", never "something changed".
+   */
+  unchangedNow(): boolean {
+    const active = this.#active;
+    if (active === null || active.readNow === undefined || this.#chained > 0 || this.#followFailure !== null) return false;
+    const bytes = active.readNow(this.#end, 1);
+    return bytes.length === 1 && isPadding(bytes[0]!);
+  }
+
   async #catchUp(sink: LogSink, holdsWriterLock: boolean): Promise<void> {
-    let want = catchUpReadBytes;
+    let want = catchUpProbeBytes;
     for (;;) {
       const active = this.#active!;
       // SEG-7: the file's size says nothing about new lines (appends
@@ -254,6 +288,11 @@ export class CommitLog {
             `(${size} < ${this.#end} bytes): close and reopen the database.`, { file: this.#activeSegment!.path, offset: size });
         }
         return;
+      }
+      if (isPadding(bytes[0]!)) return; // nothing new (the common case, so not scanned further)
+      if (want < catchUpReadBytes) {
+        want = catchUpReadBytes; // something new: read it in earnest
+        continue;
       }
       const toFileEnd = bytes.length < want; // IO: a short read only at the end of the file
       let consumed = 0;
@@ -271,6 +310,7 @@ export class CommitLog {
           break;
         }
         consumed = line.end;
+        this.#attested = Math.max(this.#attested, durableOf(line));
         if ("record" in line) sink.record(line.record);
         else if (line.marker.marker === "checkpoint") await sink.checkpoint(line.marker.tsn);
         else {
@@ -350,6 +390,18 @@ export class CommitLog {
     await this.#active?.close();
     this.#active = handle;
     this.#activeSegment = segment;
+    this.#attested = 0;
+    this.#tailVerified = false;
+  }
+
+  /** SEG-8: under the writer lock, caught up. */
+  async #verifyTail(): Promise<void> {
+    const from = Math.max(this.#attested, this.#durable);
+    if (from < this.#end) {
+      const active = this.#active!;
+      await active.write(from, await active.read(from, this.#end - from));
+    }
+    this.#tailVerified = true;
   }
 
   /** The next append starts a new segment (after a checkpoint made the current one removable). */
@@ -371,18 +423,19 @@ export class CommitLog {
   }
 
   async #write(bytes: Uint8Array, pad = true): Promise<void> {
+    if (!this.#tailVerified) await this.#verifyTail();
     const active = this.#active!;
     this.#lastAppendAt = this.#end;
     await active.write(this.#end, bytes);
     this.#end += bytes.length;
     this.bytesAppended += bytes.length;
-    if (pad && this.#end + logPadLowBytes > this.#allocated) {
+    if (pad && this.#end + this.#padding.length / 4 > this.#allocated) {
       // SEG-7: others may have padded further; pad past the batch otherwise.
       this.#allocated = Math.max(this.#end, await active.size());
-      if (this.#end + logPadLowBytes > this.#allocated) {
+      if (this.#end + this.#padding.length / 4 > this.#allocated) {
         try {
-          await active.write(this.#allocated, padding());
-          this.#allocated += logPadBytes;
+          await active.write(this.#allocated, this.#padding);
+          this.#allocated += this.#padding.length;
         } catch {
           // Padding only makes later datasyncs cheaper; the batch is written.
           // A full disk fails the next append that needs the room.
@@ -535,6 +588,16 @@ export class CommitLog {
   }
 }
 
+/** SEG-8: the highest `durable` attestation among the valid lines at the start of a segment. */
+function attestedIn(lines: readonly ScannedLine[]): number {
+  let attested = 0;
+  for (const line of lines) {
+    if ("bad" in line) break;
+    attested = Math.max(attested, durableOf(line));
+  }
+  return attested;
+}
+
 /** Where the valid lines at the start of a segment end. */
 function linesEnd(lines: readonly ScannedLine[]): number {
   let end = 0;
@@ -552,9 +615,10 @@ function cutShort(bytes: Uint8Array): boolean {
 
 let padBytes: Uint8Array | null = null;
 
-/** SEG-7: logPadBytes spaces (shared: never written to). */
-function padding(): Uint8Array {
-  return (padBytes ??= new Uint8Array(logPadBytes).fill(0x20));
+/** SEG-7: `bytes` spaces (shared: never written to). */
+function padding(bytes: number): Uint8Array {
+  if (padBytes?.length !== bytes) padBytes = new Uint8Array(bytes).fill(0x20);
+  return padBytes;
 }
 
 function durableOf(line: { record: ReadRecord } | { marker: { durable: number } }): number {

@@ -84,6 +84,13 @@ export interface FileHandle {
 
   /** Reads up to `length` bytes at `position`; fewer only at end of file. */
   read(position: number, length: number): Promise<Uint8Array>;
+  /**
+   * Optional: a small read (at most 64 bytes) done before returning, for
+   * "did anything change?" probes on hot paths, where a promise costs more
+   * than the read. Same result and errors as read(). A FileIO (or a wrapper)
+   * without it is simply asked through read().
+   */
+  readNow?(position: number, length: number): Uint8Array;
   /** Reads the whole file as it is now. */
   readAll(): Promise<Uint8Array>;
   /** Writes all of `data` at `position`, growing the file if needed (IO-1). */
@@ -134,6 +141,12 @@ export interface FileIO {
   readonly name: string;
   /** Who sees this FileIO's locks (see LockScope). */
   readonly lockScope: LockScope;
+  /**
+   * Optional: the bytes of spaces the engine writes ahead of its log appends
+   * (SEG-7 in src/engine/log.ts) — on a disk, overwriting them spares each
+   * commit's datasync a journal commit. Absent: 1 MiB.
+   */
+  readonly logPaddingBytes?: number | undefined;
 
   open(path: string, options?: OpenOptions): Promise<FileHandle>;
   /** The whole content of a file. TXTDB_NOT_FOUND if it does not exist. */

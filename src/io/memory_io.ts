@@ -12,17 +12,20 @@
  * - MEM-3  `crash()` returns a new, independent MemoryIO built from durable
  *          state only; the original keeps working and can crash again. Locks
  *          and open handles do not survive (a crash kills the process).
- * - MEM-4  Crash modes for unsynced file bytes: "drop" (default) keeps none;
- *          "prefix" keeps a random-length prefix of the bytes appended past
- *          the durable size; "torn" tears at 512-byte sectors: each sector below
- *          a random new size holds its new bytes or its old ones (zeros
- *          past the durable size). "prefix" and "torn" draw from a
- *          seeded generator, so a crash image replays from its seed.
+ * - MEM-4  Crash modes for unsynced file bytes — written (appended or
+ *          overwritten) or zeroed since the last datasync: "drop" (default)
+ *          keeps none; "prefix" keeps a random-length prefix of them in file
+ *          order (for appends: a prefix of what was appended); "torn" tears
+ *          at 512-byte sectors: each sector keeps all its new bytes or
+ *          none, within a random size between the durable and the current
+ *          one (zeros past the durable size). "prefix" and "torn" draw from
+ *          a seeded generator, so a crash image replays from its seed.
  * - MEM-5  A failed datasync (an injected fault) loses the bytes that were
  *          dirty at that moment, the way Linux drops dirty pages after EIO
  *          ("fsyncgate"): reads still see them, a later datasync succeeds,
- *          yet a crash image holds the old bytes there. This is why a
- *          failed datasync must never be retried.
+ *          yet a crash image holds the old bytes there — until they are
+ *          written again. This is why a failed datasync must never be
+ *          retried.
  * - MEM-6  Injected faults (`injectFault`) fail the n-th matching call with
  *          an OS error code; a write fault can first write a prefix (a short
  *          write), as a full disk does.
@@ -79,17 +82,23 @@ class MemFile {
   /** Current bytes: the first `size` bytes of `data` (a buffer with spare capacity). */
   data: Uint8Array;
   size = 0;
-  /** Durable bytes; null means "the first durableSize bytes of `data`", unchanged since the last datasync. */
-  durableBytes: Uint8Array | null = null;
+  /** Durable bytes: the first `durableSize` bytes of `durableData` (its own buffer; zeros past durableSize). */
+  durableData: Uint8Array;
   durableSize = 0;
-  /** MEM-5: byte ranges whose new content a failed datasync lost, with the old content a crash keeps. */
-  lost: Array<{ start: number; old: Uint8Array }> = [];
+  /**
+   * Byte ranges [start, end) written (or zeroed by a truncate) since the last
+   * datasync, sorted and disjoint: what a datasync carries to the durable
+   * bytes and what a crash may keep part of (MEM-4). Overwrites inside the
+   * durable size count as much as appends.
+   */
+  dirty: Array<[number, number]> = [];
 
   constructor(id: number, bytes: Uint8Array = new Uint8Array(0)) {
     this.id = id;
     this.data = new Uint8Array(Math.max(64, bytes.length));
     this.data.set(bytes);
     this.size = bytes.length;
+    this.durableData = this.data.slice();
     this.durableSize = bytes.length;
   }
 
@@ -98,68 +107,71 @@ class MemFile {
   }
 
   durable(): Uint8Array {
-    return this.durableBytes ?? this.data.subarray(0, this.durableSize);
-  }
-
-  /** Copy-on-write: before the current bytes below durableSize change, keep the durable ones apart. */
-  #detachDurable(): void {
-    if (this.durableBytes === null) this.durableBytes = this.data.slice(0, this.durableSize);
+    return this.durableData.subarray(0, this.durableSize);
   }
 
   write(position: number, bytes: Uint8Array): void {
-    if (position < this.durableSize) this.#detachDurable();
     const end = position + bytes.length;
-    this.#reserve(end);
+    this.data = reserved(this.data, end, this.size);
     this.data.set(bytes, position);
     if (end > this.size) this.size = end;
+    this.#markDirty(position, end);
   }
 
   truncate(size: number): void {
-    if (size < this.durableSize) this.#detachDurable();
-    // Pages cut off are gone from the cache too, lost or not (MEM-5 applies to what remains).
-    this.lost = this.lost.filter((l) => l.start < size).map((l) => ({ start: l.start, old: l.old.subarray(0, size - l.start) }));
-    this.#reserve(size);
+    this.data = reserved(this.data, size, this.size);
     if (size < this.size) this.data.fill(0, size, this.size);
+    this.#markDirty(Math.min(size, this.size), Math.max(size, this.size)); // zeros in, or bytes gone
     this.size = size;
   }
 
-  /** MEM-1, MEM-5. */
+  /** MEM-1: the dirty ranges and the size become durable. */
   datasync(): void {
-    if (this.lost.length === 0) {
-      this.durableBytes = null;
-    } else {
-      const bytes = this.current().slice();
-      for (const { start, old } of this.lost) bytes.set(old.subarray(0, Math.max(0, bytes.length - start)), start);
-      this.durableBytes = bytes;
-      this.lost = [];
+    this.durableData = reserved(this.durableData, this.size, this.durableSize);
+    for (const [start, end] of this.dirty) {
+      if (start < this.size) this.durableData.set(this.data.subarray(start, Math.min(end, this.size)), start);
     }
+    if (this.size < this.durableSize) this.durableData.fill(0, this.size, this.durableSize);
     this.durableSize = this.size;
+    this.dirty = [];
   }
 
-  /** MEM-5: what a failed datasync loses: every dirty byte keeps its durable value (zero past the durable size). */
+  /**
+   * MEM-5: a failed datasync loses what was dirty: the pages are marked
+   * clean, so no later datasync writes them — only a new write of those
+   * bytes does. The size stays as it was durable.
+   */
   failDatasync(): void {
-    const durable = this.durable();
-    const current = this.current();
-    let at = 0;
-    while (at < current.length) {
-      if (at < durable.length && current[at] === durable[at]) {
-        at++;
-        continue;
-      }
-      const start = at;
-      while (at < current.length && !(at < durable.length && current[at] === durable[at])) at++;
-      const old = new Uint8Array(at - start);
-      old.set(durable.subarray(start, Math.min(at, durable.length)));
-      this.lost.push({ start, old });
-    }
+    this.dirty = [];
   }
 
-  #reserve(size: number): void {
-    if (size <= this.data.length) return;
-    const grown = new Uint8Array(Math.max(size, this.data.length * 2));
-    grown.set(this.data.subarray(0, this.size));
-    this.data = grown;
+  #markDirty(start: number, end: number): void {
+    if (end <= start) return;
+    const d = this.dirty;
+    const last = d.at(-1);
+    if (last === undefined || start > last[1]) {
+      d.push([start, end]); // the common case: appends and overwrites moving forward
+      return;
+    }
+    let i = 0;
+    while (i < d.length && d[i]![1] < start) i++;
+    let j = i;
+    let lo = start, hi = end;
+    while (j < d.length && d[j]![0] <= end) {
+      lo = Math.min(lo, d[j]![0]);
+      hi = Math.max(hi, d[j]![1]);
+      j++;
+    }
+    d.splice(i, j - i, [lo, hi]);
   }
+}
+
+/** `buf`, or a copy with room for `size` bytes (keeping the first `used`, the rest zeros). */
+function reserved(buf: Uint8Array, size: number, used: number): Uint8Array {
+  if (size <= buf.length) return buf;
+  const grown = new Uint8Array(Math.max(size, buf.length * 2));
+  grown.set(buf.subarray(0, used));
+  return grown;
 }
 
 class MemDir {
@@ -217,6 +229,8 @@ interface ActiveFault extends FaultRule {
  */
 export class MemoryIO implements FileIO {
   readonly name = "memory";
+  /** In memory an overwrite is no cheaper than an append: a little padding keeps crash images small and still exercises it. */
+  readonly logPaddingBytes = 4096;
   readonly lockScope = "process";
   readonly counters: MemoryIOCounters = { datasyncs: 0, syncDirs: 0, writes: 0, renames: 0 };
   readonly #root: MemDir;
@@ -441,21 +455,46 @@ export class MemoryIO implements FileIO {
 /** MEM-4: the bytes of `f` in a crash image. */
 function crashBytes(f: MemFile, mode: CrashMode, random: (n: number) => number): Uint8Array {
   const durable = f.durable();
-  if (mode === "drop" || f.size <= f.durableSize && f.durableBytes === null) return durable.slice();
+  if (mode === "drop" || (f.dirty.length === 0 && f.size === f.durableSize)) return durable.slice();
   const current = f.current();
-  const grownBytes = Math.max(0, current.length - durable.length);
-  const size = durable.length + random(grownBytes + 1);
-  const out = new Uint8Array(size);
-  out.set(durable.subarray(0, size));
   if (mode === "prefix") {
-    out.set(current.subarray(durable.length, size), durable.length);
+    // The dirty bytes in file order, up to a random point (appends: a prefix of what was appended).
+    const total = f.dirty.reduce((n, [start, end]) => n + (Math.min(end, f.size) - Math.min(start, f.size)), 0);
+    let left = random(total + 1);
+    const kept: Array<[number, number]> = [];
+    for (const [start, end] of f.dirty) {
+      const take = Math.min(left, Math.max(0, Math.min(end, f.size) - start));
+      if (take > 0) kept.push([start, start + take]);
+      left -= take;
+    }
+    const size = f.size < f.durableSize ? (left === 0 && total > 0 ? f.size : f.durableSize) : Math.max(f.durableSize, kept.at(-1)?.[1] ?? 0);
+    const out = new Uint8Array(size);
+    out.set(durable.subarray(0, Math.min(size, durable.length)));
+    for (const [start, end] of kept) if (start < size) out.set(current.subarray(start, Math.min(end, size)), start);
     return out;
   }
-  // Torn: each sector independently holds its new bytes or what it held
-  // before — the durable bytes, or zeros past the durable size.
-  for (let sector = 0; sector < size; sector += sectorBytes) {
-    const end = Math.min(size, sector + sectorBytes);
-    if (random(2) === 1) out.set(current.subarray(sector, end), sector);
+  // The size a crash leaves: anything from the durable size to the current one.
+  const size = f.size >= f.durableSize ? f.durableSize + random(f.size - f.durableSize + 1) : random(2) === 1 ? f.size : f.durableSize;
+  const out = new Uint8Array(size);
+  out.set(durable.subarray(0, Math.min(size, durable.length)));
+  const keep = (from: number, to: number): void => {
+    const end = Math.min(to, size, current.length);
+    if (from < end) out.set(current.subarray(from, end), from);
+  };
+  // Torn: each 512-byte sector holding dirty bytes keeps all of its new bytes or none.
+  let decided = -1;
+  let kept = false;
+  for (const [start, end] of f.dirty) {
+    for (let at = start; at < end && at < size;) {
+      const sector = at - (at % sectorBytes);
+      if (sector !== decided) {
+        decided = sector;
+        kept = random(2) === 1;
+      }
+      const next = Math.min(end, sector + sectorBytes);
+      if (kept) keep(at, next);
+      at = next;
+    }
   }
   return out;
 }
@@ -486,6 +525,10 @@ class MemoryFileHandle implements FileHandle {
   }
 
   async read(position: number, length: number): Promise<Uint8Array> {
+    return this.readNow(position, length);
+  }
+
+  readNow(position: number, length: number): Uint8Array {
     try {
       this.#use("read", false);
       return this.#file.current().slice(position, position + length);

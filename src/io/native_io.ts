@@ -253,6 +253,16 @@ class NativeFileHandle implements FileHandle {
     return this.#op("read", async (fd) => (length <= inlineReadBytesMax ? readAtInline(fd, position, length) : readAt(fd, position, length)));
   }
 
+  readNow(position: number, length: number): Uint8Array {
+    assert(length <= 64, "readNow() is for probes of at most 64 bytes");
+    if (this.#closing !== null) throw closedError(this.path);
+    try {
+      return readAtInline(this.#fd, position, length);
+    } catch (err) {
+      throw ioError(err, "read", this.path);
+    }
+  }
+
   readAll(): Promise<Uint8Array> {
     return this.#op("read", async (fd) => {
       const st = await call<fs.Stats>((cb) => fs.fstat(fd, cb));

@@ -71,11 +71,13 @@ export class HookHandle implements FileHandle {
 export class HookIO implements FileIO {
   readonly name = "hook";
   readonly lockScope: LockScope;
+  readonly logPaddingBytes: number | undefined;
   readonly #io: FileIO;
   readonly #onSync: (p: SyncPoint) => void;
   constructor(io: FileIO, onSync: (p: SyncPoint) => void) {
     this.#io = io;
     this.lockScope = io.lockScope;
+    this.logPaddingBytes = io.logPaddingBytes;
     this.#onSync = onSync;
   }
   async open(p: string, options?: OpenOptions): Promise<FileHandle> {

@@ -63,8 +63,10 @@ class HookHandle implements FileHandle {
 export class SyncHookIO implements FileIO {
   readonly name = "hook";
   readonly lockScope: LockScope;
+  readonly logPaddingBytes: number | undefined;
   constructor(readonly io: FileIO, readonly onSync: (p: SyncPoint) => void) {
     this.lockScope = io.lockScope;
+    this.logPaddingBytes = io.logPaddingBytes;
   }
   async open(p: string, options?: OpenOptions): Promise<FileHandle> {
     return new HookHandle(await this.io.open(p, options), this.onSync);
