@@ -455,6 +455,25 @@ describe("I/O errors (GC-5)", () => {
     await reopened.close();
   });
 
+  test("SEG-8: a handle opened after another's failed datasync re-writes the unattested tail: its acknowledged commit never sits behind a hole", async () => {
+    const mem = memoryIO();
+    const a = await open(dir, { io: mem });
+    const b = await open(dir, { io: mem }); // open: a's records are not cut (GC-5), they stay in the log
+    await a.put("t", 1, "one");
+    mem.injectFault({ op: "datasync", code: "EIO", path: /log\/\d+\.jsonl$/ });
+    assert.equal(await codeOf(() => a.put("t", 2, "two")), "TXTDB_IO"); // its bytes are lost to a crash (MEM-5)
+    const c = await open(dir, { io: mem }); // a descriptor opened after the failure: no error reaches it
+    assert.deepEqual(await c.put("t", 3, "three"), { tsn: 3 });
+    const image = mem.crash();
+    const d = await open(dir, { io: image }).catch((err: unknown) => assert.fail(`the image does not open: ${String(err)}`));
+    assert.equal(await d.get("t", 3), "three", "the acknowledged commit survives");
+    assert.equal(await d.get("t", 1), "one");
+    assert.deepEqual(await d.check(), { ok: true, problems: [] });
+    await d.close();
+    for (const db of [c, b]) await db.close();
+    await a.close().catch(() => {});
+  });
+
   test("a short write (ENOSPC) to the log: TXTDB_IO, and reopen cuts the partial line", async () => {
     const mem = memoryIO();
     const db = await open(dir, { io: mem });

@@ -37,17 +37,15 @@ describe("an injected I/O fault at any call", () => {
     await faultRun(plan, fault);
   })));
 
-  // KNOWN OPEN ISSUE (reported, not fixed): handle A's log datasync fails
-  // while handle B is open, so A does not cut its records (B may have read
-  // them); B opens the segment after the failure (it follows A's rotation),
-  // so the kernel does not report the failure to B (errseq); B appends after
-  // A's records, its datasync succeeds, B acknowledges — and a power loss
-  // takes A's never-written bytes, stranding B's acknowledged record behind a
-  // hole. This property finds it within a few hundred runs; it runs only with
-  // TXTDB_VERIFY_KNOWN=1 until the engine handles it.
+  // This property found the errseq stranding SEG-8 now prevents (a handle that
+  // opened the log after another's failed datasync appended behind bytes
+  // never written; regression test in recovery.test.ts). It still finds a D-7
+  // case after a few hundred runs — a handle acknowledging after a commit of
+  // its own was rejected with TXTDB_IO caused by the other handle's fault —
+  // so it runs only with TXTDB_VERIFY_KNOWN=1 until that rule is settled.
   const two = "two handles, I/O in scheduler order, a fault at a datasync or log write of either: D-1…D-7 hold";
   const known = process.env["TXTDB_VERIFY_KNOWN"] === "1";
-  test(two, known ? {} : { skip: "known open issue: a failed log datasync stranding another handle's later commit (TXTDB_VERIFY_KNOWN=1 runs it)" },
+  test(two, known ? {} : { skip: "open: finds a D-7 case (a handle acknowledging after a TXTDB_IO caused by the other handle's fault); TXTDB_VERIFY_KNOWN=1 runs it" },
     () => verifyProperty({ file, name: two, runs: 40 }, faultScheduledProperty()));
 
   // Systematic: a workload × a fault at every call of every operation, until the calls run out.
