@@ -376,6 +376,25 @@ export class Database implements AsyncDisposable {
 
   /** One-operation transaction: the value of a key, or undefined. */
   get(ns: string, key: Key): Promise<unknown> {
+    // The hot path, without an async function: nothing new in the log and
+    // the value in the versions or a cached page (the promise is settled
+    // when returned, so close() has nothing to wait for; a page read is
+    // tracked like any other).
+    try {
+      this.#checkUsable(this.#state !== "open");
+      validateNamespace(ns);
+      const store = this.#store;
+      if (this.#log.unchangedNow() && store.lastForeignTsn <= store.visibleTsn) {
+        const sampled = this.#metrics.sample("get");
+        const t0 = sampled ? this.#o.now() : 0;
+        const text = store.get(ns, encodeKey(key), store.visibleTsn);
+        if (typeof text === "object") return this.#track(text.then((t) => (t === undefined ? undefined : decodeValue(t)))); // a page to read
+        if (sampled) this.#metrics.record("get", (this.#o.now() - t0) * 1000);
+        return Promise.resolve(text === undefined ? undefined : decodeValue(text));
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.#track(this.#get(ns, key));
   }
 

@@ -64,29 +64,34 @@ export class TableIndex<Row> {
 
   /** The row whose value (a unique index's) is `value`, or undefined. */
   async get(value: Key): Promise<Row | undefined> {
+    const fast = await this.#fastGet(value);
+    if (fast !== retry) return fast as Row;
     const tx = await this.#host.db.begin({ readOnly: true });
     try {
-      const fast = await this.#fastGet(tx, value);
-      return fast !== retry ? (fast as Row) : await new TableIndexTx<Row>(tx, this.#host.table, this.name).get(value);
+      return await new TableIndexTx<Row>(tx, this.#host.table, this.name).get(value);
     } finally {
       await tx.rollback();
     }
   }
 
   /**
-   * IDX-2 without reading the catalog: the entry and its row, from one
-   * snapshot, through the definition this process last saw. A row found that
-   * carries `value` is the answer (an entry exists only while its index
-   * does). Anything else — no entry, an index this process does not know as
-   * ready and unique — is decided by the full path, which reads the catalog.
+   * IDX-2 without reading the catalog and without a snapshot: the entry and
+   * then its row, each read as it stands now (db.get), through the
+   * definition this process last saw. A row that carries `value` is the
+   * answer whatever happened between the two reads — the index is unique,
+   * so no other row can carry it at that moment (and an entry exists only
+   * while its index does). Anything else — no entry, a row that no longer
+   * carries the value, an index this process does not know as ready and
+   * unique — is decided by the full path, on one snapshot, reading the catalog.
    */
-  async #fastGet(tx: Transaction, value: Key): Promise<Row | typeof retry> {
+  async #fastGet(value: Key): Promise<Row | typeof retry> {
     const ix = this.#host.cached().byName.get(this.name);
     if (ix === undefined || !ix.ready || !ix.unique) return retry;
     const tuple = tupleOf(ix, value, "value");
-    const pk = await tx.get(ix.namespace, ix.bare ? tuple[0]! : tuple);
+    const db = this.#host.db;
+    const pk = await db.get(ix.namespace, ix.bare ? tuple[0]! : tuple);
     if (pk === undefined) return retry;
-    const row = (await tx.get(this.#host.table, pk as Key)) as Record<string, unknown> | undefined;
+    const row = (await db.get(this.#host.table, pk as Key)) as Record<string, unknown> | undefined;
     return row !== undefined && carries(ix, row, tuple) ? (row as Row) : retry;
   }
 
