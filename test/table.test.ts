@@ -18,6 +18,7 @@ import {
 } from "../src/mod.ts";
 import { compareKeys, encodeKey } from "../src/codec/key.ts";
 import { keySuccessor } from "../src/table/index.ts";
+import { runtime } from "./_helpers/runtime.ts";
 import { codeOf, collect, errorOf, testSeed } from "./_helpers/expect.ts";
 import { tableProblems } from "./_helpers/table_check.ts";
 
@@ -649,7 +650,8 @@ describe("a database whose default isolation is serializable", () => {
 });
 
 describe("an index build while another task writes", () => {
-  const rows = soak || process.env["TXTDB_TABLE_BIG"] === "1" ? 100_000 : 20_000;
+  // The issue's size in Node's run of npm test; 20,000 in the Deno and Bun runs (the same code, a third of the time).
+  const rows = soak || process.env["TXTDB_TABLE_BIG"] === "1" || runtime === "node" ? 100_000 : 20_000;
   test(`building two indexes over ${rows.toLocaleString("en-US")} existing rows while a writer inserts, updates and deletes: table and indexes agree`, async () => {
     const db = await open("/db", { io: memoryIO(), random: () => 0 });
     const users = await db.table<User>("users", { key: "id" });

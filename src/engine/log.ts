@@ -269,7 +269,8 @@ export class CommitLog {
     const active = this.#active;
     if (active === null || active.readNow === undefined || this.#chained > 0 || this.#followFailure !== null) return false;
     const bytes = active.readNow(this.#end, 1);
-    return bytes.length === 1 && isPadding(bytes[0]!);
+    // An empty segment (a new one, before its first append) cannot have shrunk.
+    return bytes.length === 0 ? this.#end === 0 : isPadding(bytes[0]!);
   }
 
   async #catchUp(sink: LogSink, holdsWriterLock: boolean): Promise<void> {
