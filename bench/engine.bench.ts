@@ -23,6 +23,7 @@ import os from "node:os";
 import path from "node:path";
 import process from "node:process";
 import { open, type Database } from "../src/mod.ts";
+import { runVariant } from "./_cli.ts";
 
 const docCount = 100_000;
 
@@ -177,15 +178,5 @@ const variants: Record<string, () => Promise<Result>> = {
   },
 };
 
-export const variantNames = Object.keys(variants);
 
-const args = process.argv.slice(2);
-const name = args[args.indexOf("--variant") + 1];
-const variant = name === undefined ? undefined : variants[name];
-if (!args.includes("--variant") || variant === undefined) {
-  console.error(`usage: engine.bench --variant <${variantNames.join("|")}> [--json]`);
-  process.exit(2);
-}
-const result = await variant();
-if (args.includes("--json")) console.log(JSON.stringify({ bench: "engine", variant: name, ...result }));
-else console.log(name, result);
+await runVariant("engine", variants);

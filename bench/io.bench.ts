@@ -22,6 +22,7 @@ import path from "node:path";
 import process from "node:process";
 import { measure } from "mitata";
 import { nativeIO } from "../src/io/native_io.ts";
+import { chosenVariant } from "./_cli.ts";
 
 const record = new Uint8Array(128).fill(0x61);
 record[127] = 0x0a;
@@ -88,21 +89,14 @@ const variants: Record<string, Variant> = {
   },
 };
 
-export const variantNames = Object.keys(variants);
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const name = args[args.indexOf("--variant") + 1];
-  const variant = name === undefined ? undefined : variants[name];
-  if (!args.includes("--variant") || variant === undefined) {
-    console.error(`usage: io.bench --variant <${variantNames.join("|")}> [--json]`);
-    process.exit(2);
-  }
+  const { name, variant, json } = chosenVariant("io", variants);
   const { fn, done } = await variant();
   const stats = await measure(fn, { min_cpu_time: 1e9 });
   await done();
   const row = { bench: "io", variant: name, runtime: process.release?.name ?? "unknown", avgNs: stats.avg, p50Ns: stats.p50, p99Ns: stats.p99, samples: stats.samples.length };
-  if (args.includes("--json")) console.log(JSON.stringify(row));
+  if (json) console.log(JSON.stringify(row));
   else console.log(`${name}: avg ${(stats.avg / 1000).toFixed(2)} µs, p50 ${(stats.p50 / 1000).toFixed(2)} µs, p99 ${(stats.p99 / 1000).toFixed(2)} µs (${stats.samples.length} samples)`);
 }
 

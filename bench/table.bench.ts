@@ -21,6 +21,7 @@ import os from "node:os";
 import path from "node:path";
 import process from "node:process";
 import { open, type Database, type Table } from "../src/mod.ts";
+import { runVariant } from "./_cli.ts";
 
 const rowCount = 100_000;
 
@@ -134,15 +135,5 @@ const variants: Record<string, () => Promise<Result>> = {
   },
 };
 
-export const variantNames = Object.keys(variants);
 
-const args = process.argv.slice(2);
-const name = args[args.indexOf("--variant") + 1];
-const variant = name === undefined ? undefined : variants[name];
-if (!args.includes("--variant") || variant === undefined) {
-  console.error(`usage: table.bench --variant <${variantNames.join("|")}> [--json]`);
-  process.exit(2);
-}
-const result = await variant();
-if (args.includes("--json")) console.log(JSON.stringify({ bench: "table", variant: name, ...result }));
-else console.log(name, result);
+await runVariant("table", variants);

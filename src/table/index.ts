@@ -31,18 +31,12 @@ import type { ScanOptions, Transaction } from "../engine/transaction.ts";
 import { definitionIn, definitionKnown } from "./row_change.ts";
 import { decodeEntry, indexTupleOf, type CompiledIndex, type CompiledTable } from "./schema.ts";
 
-export interface IndexScanOptions {
-  /** Rows whose leading index values equal these (element-wise, exact). */
-  prefix?: Key;
-  gte?: Key;
-  gt?: Key;
-  lte?: Key;
-  lt?: Key;
-  /** At most this many rows; 0 returns none. */
-  limit?: number;
-  /** Descending index order. */
-  reverse?: boolean;
-}
+/**
+ * An index scan takes the engine's scan options, read on the index key: its
+ * leading indexed values (`prefix` element-wise and exact; bounds compare
+ * the leading values, so `gt: ["acme"]` starts after every "acme" row).
+ */
+export type IndexScanOptions = ScanOptions;
 
 /** Where a table's index handles find the table: its name and the definition last seen. */
 export interface IndexHost {
