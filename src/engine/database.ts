@@ -117,6 +117,8 @@ export class Database implements AsyncDisposable {
   #fatal: TxtDbError | null = null;
   #checkpointRunning = false;
   #checkpointing: Promise<void> = Promise.resolve();
+  /** check() or adoptEdits() in the checkpoint slot (#inCheckpointSlot), or null. */
+  #slotOther: Promise<void> | null = null;
   #logBytesAtCheckpoint = 0;
   /** A snapshot-lag warning was given (once per handle). */
   #warnedLag = false;
@@ -524,28 +526,8 @@ export class Database implements AsyncDisposable {
   }
 
   async #adoptEdits(options: AdoptEditsOptions): Promise<AdoptEditsResult> {
-    while (this.#checkpointRunning) await this.#checkpointing.catch(() => {});
-    this.#checkpointRunning = true;
-    const run = (async () => {
-      for (let waitedMs = 0; !this.#coord.tryCheckpointLock(); waitedMs++) {
-        if (waitedMs >= checkpointWaitMsMax) throw new TxtDbError(ErrorCode.LOCKED, "adoptEdits() waited 30 s for a checkpoint to finish; try again");
-        await this.#o.sleep(1);
-      }
-      try {
-        await this.#catchUp(false);
-        if (this.#store.manifest.checkpointTsn < ((await readManifest(this.#o.io, this.dir))?.checkpointTsn ?? 0)) await this.#adoptFromDisk(false);
-        return await adoptEdits({ io: this.#o.io, store: this.#store, begin: () => this.begin() }, { ...options, apply: options.apply ?? applyEditsThroughTables(this) });
-      } finally {
-        this.#coord.releaseCheckpointLock();
-      }
-    })();
-    this.#checkpointing = run.then(() => {}, () => {});
-    let result: AdoptEditsResult;
-    try {
-      result = await run;
-    } finally {
-      this.#checkpointRunning = false;
-    }
+    const result = await this.#inCheckpointSlot("adoptEdits()", () =>
+      adoptEdits({ io: this.#o.io, store: this.#store, begin: () => this.begin() }, { ...options, apply: options.apply ?? applyEditsThroughTables(this) }));
     if (result.tsn !== null) await this.#runCheckpoint().catch((err) => (this.#checkpointError = err));
     return result;
   }
@@ -596,6 +578,7 @@ export class Database implements AsyncDisposable {
 
   /** One checkpoint at a time; callers during one share it. */
   #runCheckpoint(): Promise<void> {
+    if (this.#slotOther !== null) return this.#slotOther.then(() => this.#runCheckpoint()); // after check() or adoptEdits()
     if (!this.#checkpointRunning) {
       this.#checkpointRunning = true;
       this.#checkpointing = this.#checkpointOnce();
@@ -727,15 +710,14 @@ export class Database implements AsyncDisposable {
   }
 
   async #check(): Promise<CheckResult> {
-    for (let waitedMs = 0; !this.#coord.tryCheckpointLock(); waitedMs++) {
-      if (waitedMs >= checkpointWaitMsMax) throw new TxtDbError(ErrorCode.LOCKED, "check() waited 30 s for a checkpoint to finish; try again");
-      await this.#o.sleep(1);
-    }
-    try {
-      await this.#catchUp(false);
-      if (this.#store.manifest.checkpointTsn < ((await readManifest(this.#o.io, this.dir))?.checkpointTsn ?? 0)) await this.#adoptFromDisk(false);
+    return this.#inCheckpointSlot("check()", async (onDisk) => {
+      // Under the checkpoint lock the manifest on disk is the one whose page
+      // files are there: check those, even when this handle has not read the
+      // log up to it yet (its catch-up may stop at an append in progress) and
+      // so still serves from the one before.
+      const manifest = onDisk !== undefined && onDisk.checkpointTsn > this.#store.manifest.checkpointTsn ? onDisk : this.#store.manifest;
       const problems: string[] = [];
-      for (const [ns, files] of this.#store.manifest.namespaces) {
+      for (const [ns, files] of manifest.namespaces) {
         for (let i = 0; i < files.pages.length; i++) {
           try {
             await this.#store.pages.read(files, i);
@@ -746,8 +728,38 @@ export class Database implements AsyncDisposable {
       }
       problems.push(...(await this.#checkLog()));
       return { ok: problems.length === 0, problems };
+    });
+  }
+
+  /**
+   * Runs `fn` in this handle's checkpoint slot, under the checkpoint lock,
+   * caught up with the log and the manifest on disk: no checkpoint of this
+   * handle (whose lock would not keep it out: locks of one handle never
+   * conflict) or of any other process moves page files meanwhile.
+   */
+  async #inCheckpointSlot<T>(what: string, fn: (onDisk: Manifest | undefined) => Promise<T>): Promise<T> {
+    while (this.#checkpointRunning || this.#slotOther !== null) await (this.#slotOther ?? this.#checkpointing).catch(() => {});
+    this.#checkpointRunning = true; // automatic checkpoints wait (#maybeCheckpoint, #runCheckpoint)
+    const run = (async () => {
+      for (let waitedMs = 0; !this.#coord.tryCheckpointLock(); waitedMs++) {
+        if (waitedMs >= checkpointWaitMsMax) throw new TxtDbError(ErrorCode.LOCKED, `${what} waited 30 s for a checkpoint to finish; try again`);
+        await this.#o.sleep(1);
+      }
+      try {
+        await this.#catchUp(false);
+        const onDisk = await readManifest(this.#o.io, this.dir);
+        if (this.#store.manifest.checkpointTsn < (onDisk?.checkpointTsn ?? 0)) await this.#adoptFromDisk(false);
+        return await fn(onDisk);
+      } finally {
+        this.#coord.releaseCheckpointLock();
+      }
+    })();
+    this.#slotOther = run.then(() => {}, () => {});
+    try {
+      return await run;
     } finally {
-      this.#coord.releaseCheckpointLock();
+      this.#checkpointRunning = false;
+      this.#slotOther = null;
     }
   }
 
