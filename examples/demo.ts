@@ -90,7 +90,7 @@ async function bank(): Promise<void> {
   if (sum !== expected || sumAfter !== expected) fail("money was created or destroyed");
 
   const pageDir = path.join(dir, "pages", "accounts");
-  const page = path.join(pageDir, fs.readdirSync(pageDir).sort()[0]!);
+  const page = path.join(pageDir, fs.readdirSync(pageDir).filter((f) => !f.startsWith(".")).sort()[0]!);
   console.log(`\n4. on disk — ${path.relative(process.cwd(), page)} (a page file; one row per line):`);
   for (const line of fs.readFileSync(page, "utf8").split("\n").slice(0, 4)) console.log(`   ${line.slice(0, 150)}`);
   console.log("   …");
@@ -143,4 +143,4 @@ console.log(`txtdb demo on ${process.release?.name ?? "?"} ${process.version}, d
 await bank();
 await logExcerpt();
 await powerCut();
-console.log("\nAll checks passed. Look around in ./demo-data: it is all text.");
+console.log("\nAll checks passed. Look around in ./demo-data: the pages and the log are text (the hidden .orig.gz files are compressed base copies, kept to adopt hand edits of the pages).");
