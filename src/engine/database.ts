@@ -605,6 +605,11 @@ export class Database implements AsyncDisposable {
       }
       const c = await this.#chooseCheckpointTsn();
       if (c <= this.#store.manifest.checkpointTsn) return;
+      // A commit of this handle may have failed while it chose: then its
+      // visible TSN counts records whose fate is the file's (GC-5), possibly
+      // never written at all — folding them would give their TSNs to pages
+      // while the other handles give the same TSNs to their own commits.
+      if (this.#commits.failure !== null) return;
       const t0 = this.#o.now();
       this.#logBytesAtCheckpoint = this.#log.bytesAppended;
       try {
