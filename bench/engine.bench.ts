@@ -19,27 +19,14 @@
  * Throughput variants run for a fixed time and report operations per second.
  */
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import process from "node:process";
 import { open, type Database } from "../src/mod.ts";
-import { runVariant } from "./_cli.ts";
+import { forSeconds, runVariant, tempDir } from "./_harness.ts";
 
 const docCount = 100_000;
 
 function doc(i: number): { id: number; name: string; email: string; tags: string[]; score: number; active: boolean; bio: string } {
   return { id: i, name: `user ${i}`, email: `user${i}@example.com`, tags: ["alpha", "beta"], score: i % 1000, active: i % 2 === 0, bio: "x".repeat(80) };
-}
-
-function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), "txtdb-bench-"));
-}
-
-async function forSeconds(seconds: number, body: () => Promise<number>): Promise<{ ops: number; seconds: number }> {
-  const t0 = performance.now();
-  let ops = 0;
-  while (performance.now() - t0 < seconds * 1000) ops += await body();
-  return { ops, seconds: (performance.now() - t0) / 1000 };
 }
 
 async function loaded(dir: string): Promise<Database> {

@@ -22,7 +22,7 @@ import path from "node:path";
 import process from "node:process";
 import { measure } from "mitata";
 import { nativeIO } from "../src/io/native_io.ts";
-import { chosenVariant } from "./_cli.ts";
+import { chosenVariant } from "./_harness.ts";
 
 const record = new Uint8Array(128).fill(0x61);
 record[127] = 0x0a;

@@ -20,6 +20,7 @@ import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { nativeIO, open } from "../src/mod.ts";
+import { runVariant } from "./_harness.ts";
 
 const self = fileURLToPath(import.meta.url);
 const writers = 4;
@@ -116,14 +117,5 @@ if (args[0] === "--child") {
   if (args[1] === "writer") await writer(args[2]!, Number(args[3]), Number(args[4]));
   else await pingpong(args[2]!, Number(args[3]));
 } else {
-  const name = args[args.indexOf("--variant") + 1];
-  const variants: Record<string, () => Promise<Record<string, number>>> = { "four-writers": fourWriters, "lock-handoff": lockHandoff };
-  const variant = name === undefined ? undefined : variants[name];
-  if (!args.includes("--variant") || variant === undefined) {
-    console.error(`usage: multiprocess.bench --variant <${Object.keys(variants).join("|")}> [--json]`);
-    process.exit(2);
-  }
-  const result = await variant();
-  if (args.includes("--json")) console.log(JSON.stringify({ bench: "multiprocess", variant: name, ...result }));
-  else console.log(name, result);
+  await runVariant("multiprocess", { "four-writers": fourWriters, "lock-handoff": lockHandoff });
 }

@@ -17,11 +17,8 @@
  * Throughput variants run for a fixed time and report operations per second.
  */
 import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import process from "node:process";
 import { open, type Database, type Table } from "../src/mod.ts";
-import { runVariant } from "./_cli.ts";
+import { forSeconds, runVariant, tempDir } from "./_harness.ts";
 
 const rowCount = 100_000;
 
@@ -32,17 +29,6 @@ function row(i: number): User {
 }
 
 const usersOptions = { key: "id", indexes: { byEmail: { fields: "email", unique: true }, byTenantAge: { fields: ["tenant", "age"] } } } as const;
-
-function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), "txtdb-bench-"));
-}
-
-async function forSeconds(seconds: number, body: () => Promise<number>): Promise<{ ops: number; seconds: number }> {
-  const t0 = performance.now();
-  let ops = 0;
-  while (performance.now() - t0 < seconds * 1000) ops += await body();
-  return { ops, seconds: (performance.now() - t0) / 1000 };
-}
 
 async function loaded(dir: string): Promise<{ db: Database; users: Table<User> }> {
   const db = await open(dir);
