@@ -10,6 +10,7 @@ import fc from "fast-check";
 import { decodeValue, encodeValue, valueFromJson, valueToJson, type JsonValue } from "../src/codec/value.ts";
 import { valueBytesMax, valueDepthMax } from "../src/codec/limits.ts";
 import { throwsCode } from "./_helpers/expect.ts";
+import { valueArb } from "./_helpers/arbitraries.ts";
 
 const seed = process.env["TXTDB_SEED"] !== undefined ? Number(process.env["TXTDB_SEED"]) : Date.now() % 0x7fffffff;
 console.log(`codec_value: seed=${seed} (replay: TXTDB_SEED=${seed})`);
@@ -69,35 +70,7 @@ function objectsIn(v: unknown, into = new Set<object>()): Set<object> {
 }
 
 // ---------------------------------------------------------------------------
-// Arbitraries
-
-const propertyKeyArb = fc.oneof(
-  fc.string({ unit: "binary", maxLength: 5 }),
-  fc.constantFrom("$date", "$$x", "$", "$$", "$undefined", "$map", "__proto__", "constructor", "prototype", "toString", "10", "9", "", "a b"),
-  fc.string({ maxLength: 4 }).map((s) => "$" + s),
-);
-const leafArb = fc.oneof(
-  fc.constant(null),
-  fc.boolean(),
-  fc.double(), // NaN, ±Infinity and -0 included
-  fc.constantFrom(NaN, Infinity, -Infinity, -0, 0),
-  fc.integer(),
-  fc.bigInt(),
-  fc.string({ unit: "binary", maxLength: 8 }),
-  fc.string({ unit: fc.constantFrom("$", "a", "\0", "\ud800", "\udfff", "😀", '"', "\\"), maxLength: 5 }), // lone surrogates are fine in values
-  fc.date(), // invalid Dates included
-  fc.uint8Array({ maxLength: 8 }),
-);
-const { value: valueArb } = fc.letrec((tie) => {
-  const member = fc.oneof({ weight: 5, arbitrary: tie("value") }, { weight: 1, arbitrary: fc.constant(undefined) });
-  return {
-    value: fc.oneof({ maxDepth: 4, depthIdentifier: "value" }, leafArb, tie("array"), tie("object"), tie("map"), tie("set")),
-    array: fc.array(member, { maxLength: 4 }),
-    object: fc.dictionary(propertyKeyArb, member, { maxKeys: 4, noNullPrototype: true }),
-    map: fc.array(fc.tuple(member, member), { maxLength: 3 }).map((entries) => new Map(entries)),
-    set: fc.array(member, { maxLength: 3 }).map((elements) => new Set(elements)),
-  };
-});
+// Arbitraries: valueArb, shared with the page-format tests (test/_helpers/arbitraries.ts)
 
 // ---------------------------------------------------------------------------
 

@@ -13,9 +13,14 @@ export const trickyStrings = [
 const stringArb = fc.oneof(
   fc.constantFrom(...trickyStrings),
   fc.string({ unit: "binary", maxLength: 8 }),
-  fc.string({ unit: fc.constantFrom("a", " ", "\n", "\r", "\t", ":", "#", "-", "&", "<", ">", '"', "'", "\\", "\0", "\ud800", "\udfff", "😀", "\u2028"), maxLength: 6 }),
+  fc.string({ unit: fc.constantFrom("a", "$", " ", "\n", "\r", "\t", ":", "#", "-", "&", "<", ">", '"', "'", "\\", "\0", "\ud800", "\udfff", "😀", "\u2028"), maxLength: 6 }),
 );
-const propertyKeyArb = fc.oneof(stringArb, fc.constantFrom("10", "9", "0", "", "$date", "$map", "$undefined"));
+/** Object keys: tricky strings, and keys the codec must escape ("$…" is its tag prefix, VAL-5). */
+const propertyKeyArb = fc.oneof(
+  stringArb,
+  fc.constantFrom("10", "9", "0", "", "$date", "$$x", "$", "$$", "$map", "$undefined", "a b"),
+  fc.string({ maxLength: 4 }).map((s) => "$" + s),
+);
 const leafArb = fc.oneof(
   fc.constant(null),
   fc.boolean(),
