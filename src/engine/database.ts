@@ -232,12 +232,16 @@ export class Database implements AsyncDisposable {
    * (contract 6). ST-1 keeps this handle's own undurable commits out of
    * snapshots; when another process's commit follows one of them, this waits
    * for our datasync, so that commit (which may have resolved already) is
-   * visible.
+   * visible. Synchronous on the hot path: nothing new in the log (SEG-7).
    */
-  async #newestVisible(): Promise<number> {
-    if (!this.#log.unchangedNow()) await this.#catchUp(false);
-    if (this.#store.lastForeignTsn > this.#store.visibleTsn) await this.#commits.synced();
-    return this.#store.visibleTsn;
+  #newestVisible(): number | Promise<number> {
+    const store = this.#store;
+    if (this.#log.unchangedNow() && store.lastForeignTsn <= store.visibleTsn) return store.visibleTsn;
+    return (async () => {
+      await this.#catchUp(false);
+      if (store.lastForeignTsn > store.visibleTsn) await this.#commits.synced();
+      return store.visibleTsn;
+    })();
   }
 
   #release(tx: Transaction): void {
@@ -378,43 +382,36 @@ export class Database implements AsyncDisposable {
 
   /** One-operation transaction: the value of a key, or undefined. */
   get(ns: string, key: Key): Promise<unknown> {
-    // The hot path, without an async function: nothing new in the log and
-    // the value in the versions or a cached page (the promise is settled
-    // when returned, so close() has nothing to wait for; a page read is
-    // tracked like any other).
+    // Not an async function: when the snapshot and the value are at hand
+    // (the hot path) the promise is settled when returned, so close() has
+    // nothing to wait for; anything that waits is tracked.
     try {
       this.#checkUsable(this.#state !== "open");
       validateNamespace(ns);
-      const store = this.#store;
-      if (this.#log.unchangedNow() && store.lastForeignTsn <= store.visibleTsn) {
-        const sampled = this.#metrics.sample("get");
-        const t0 = sampled ? this.#o.now() : 0;
-        const text = store.get(ns, encodeKey(key), store.visibleTsn);
-        if (typeof text === "object") return this.#track(text.then((t) => (t === undefined ? undefined : decodeValue(t)))); // a page to read
-        if (sampled) this.#metrics.record("get", (this.#o.now() - t0) * 1000);
-        return Promise.resolve(text === undefined ? undefined : decodeValue(text));
-      }
+      const enc = encodeKey(key);
+      const snapshot = this.#newestVisible();
+      const value = typeof snapshot === "number" ? this.#readAt(ns, enc, snapshot) : snapshot.then((tsn) => this.#readAt(ns, enc, tsn));
+      return value instanceof Promise ? this.#track(value) : Promise.resolve(value);
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#track(this.#get(ns, key));
   }
 
   /**
    * A single read needs no published snapshot (PP-2): it reads one key at the
    * newest visible TSN, and a checkpoint racing it only moves the key's value
    * from the versions into a page (ST-2 retries), never to another TSN's.
+   * Synchronous when the versions or a cached page answer.
    */
-  async #get(ns: string, key: Key): Promise<unknown> {
-    this.#checkUsable(this.#state !== "open");
-    validateNamespace(ns);
-    const enc = encodeKey(key);
-    const snapshot = await this.#newestVisible();
-    const sampled = this.#metrics.sample("get");
-    const t0 = sampled ? this.#o.now() : 0;
-    let text = this.#store.get(ns, enc, snapshot);
-    if (typeof text === "object") text = await text;
-    if (sampled) this.#metrics.record("get", (this.#o.now() - t0) * 1000);
+  #readAt(ns: string, enc: string, snapshot: number): unknown {
+    const t0 = this.#metrics.sample("get") ? this.#o.now() : -1;
+    const text = this.#store.get(ns, enc, snapshot);
+    return typeof text === "object" ? text.then((t) => this.#decoded(t, t0)) : this.#decoded(text, t0);
+  }
+
+  /** A read's value, its latency recorded when it was sampled (t0 ≥ 0). */
+  #decoded(text: string | undefined, t0: number): unknown {
+    if (t0 >= 0) this.#metrics.record("get", (this.#o.now() - t0) * 1000);
     return text === undefined ? undefined : decodeValue(text);
   }
 
