@@ -41,10 +41,11 @@
  *          fail stop — never acknowledge a commit behind a hole.
  * - SEG-7  The last segment ends in padding (LOG-4) that appends overwrite: a
  *          writer that finds less than a quarter of it left writes more
- *          after its batch (FileIO.logPaddingBytes, default logPadBytes). On ext4 a datasync that must also
- *          make a new file size durable commits the journal; one that covers
- *          overwritten blocks only does not — about 1.5× the commits per
- *          second here (the trick SQLite's WAL plays by reusing its file). So
+ *          after its batch (FileIO.logPaddingBytes, default logPadBytes).
+ *          On ext4 a datasync that must also make a new file size durable
+ *          commits the journal; one that covers overwritten blocks only does
+ *          not — about 1.5× the commits per second here (the trick SQLite's
+ *          WAL plays by reusing its file). So
  *          the log's end is where the padding starts, not the file's size. A
  *          segment is cut back to its lines before its `next` marker, so a
  *          closed segment ends with the marker.
@@ -430,19 +431,26 @@ export class CommitLog {
     await active.write(this.#end, bytes);
     this.#end += bytes.length;
     this.bytesAppended += bytes.length;
-    if (pad && this.#end + this.#padding.length / 4 > this.#allocated) {
-      // SEG-7: others may have padded further; pad past the batch otherwise.
-      this.#allocated = Math.max(this.#end, await active.size());
-      if (this.#end + this.#padding.length / 4 > this.#allocated) {
-        try {
-          await active.write(this.#allocated, this.#padding);
-          this.#allocated += this.#padding.length;
-        } catch {
-          // Padding only makes later datasyncs cheaper; the batch is written.
-          // A full disk fails the next append that needs the room.
-          this.#allocated = Math.max(this.#end, (await active.size().catch(() => this.#end)));
-        }
-      }
+    if (pad && this.#paddingLow()) await this.#padAhead();
+  }
+
+  /** SEG-7: whether less than a quarter of the padding is left past the end. */
+  #paddingLow(): boolean {
+    return this.#end + this.#padding.length / 4 > this.#allocated;
+  }
+
+  /** SEG-7: pads past the end, unless another handle has already. */
+  async #padAhead(): Promise<void> {
+    const active = this.#active!;
+    this.#allocated = Math.max(this.#end, await active.size());
+    if (!this.#paddingLow()) return;
+    try {
+      await active.write(this.#allocated, this.#padding);
+      this.#allocated += this.#padding.length;
+    } catch {
+      // Padding only makes later datasyncs cheaper; the batch is written.
+      // A full disk fails the next append that needs the room.
+      this.#allocated = Math.max(this.#end, await active.size().catch(() => this.#end));
     }
   }
 
