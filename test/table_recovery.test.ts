@@ -15,7 +15,7 @@ import process from "node:process";
 import fc from "fast-check";
 import { memoryIO, open, TxtDbError, type CrashOptions, type Database, type MemoryIO } from "../src/mod.ts";
 import { collect, testSeed } from "./_helpers/expect.ts";
-import { SyncHookIO } from "./_helpers/sync_hook_io.ts";
+import { HookIO } from "./_helpers/crash.ts";
 import { tableProblems } from "./_helpers/table_check.ts";
 
 const seed = testSeed("table_recovery");
@@ -104,7 +104,7 @@ async function runWorkload(rounds: Round[], crash: (n: number) => CrashOptions, 
   const model = new Model();
   const images: Image[] = [];
   let acked = 0;
-  const io = new SyncHookIO(mem, (p) => {
+  const io = new HookIO(mem, (p) => {
     if (phases.includes(p.phase)) images.push({ io: mem.crash(crash(images.length)), acked, label: `${p.phase} ${p.op} ${p.path} (#${images.length})` });
   });
   const db = await open(dir, { io, random: () => 0 });
