@@ -17,7 +17,7 @@ import {
 } from "../src/mod.ts";
 import { codeOf, collect, errorOf, testSeed } from "./_helpers/expect.ts";
 import { contentEnd } from "../src/engine/log_record.ts";
-import { causedBy, dump, HookIO, keyId, Model, stage, type ModelOp, type Snapshot } from "./_helpers/crash.ts";
+import { causedBy, CrashImages, dump, HookIO, keyId, Model, stage, type Image, type ModelOp, type Snapshot } from "./_helpers/crash.ts";
 
 const seed = testSeed("recovery");
 
@@ -58,13 +58,6 @@ const roundsArb: fc.Arbitrary<Round[]> = fc.array(
   fc.record({ ops: fc.array(wopArb, { minLength: 1, maxLength: 6 }), checkpoint: fc.constantFrom("none" as const, "none" as const, "await" as const, "concurrent" as const) }),
   { minLength: 1, maxLength: 7 },
 );
-
-interface Image {
-  io: MemoryIO;
-  /** The newest TSN whose commit() had resolved when the image was taken. */
-  acked: number;
-  label: string;
-}
 
 /** Runs one transaction of the workload; resolves with its TSN and ops, or null when it was rejected. */
 async function runOp(db: Database, op: WOp): Promise<{ tsn: number; ops: ModelOp[] } | null> {
@@ -123,18 +116,14 @@ async function runOp(db: Database, op: WOp): Promise<{ tsn: number; ops: ModelOp
 async function runWorkload(rounds: Round[], crash: (n: number) => CrashOptions, phases: ReadonlyArray<"before" | "after">): Promise<{ model: Model; images: Image[]; mem: MemoryIO }> {
   const mem = memoryIO();
   const model = new Model();
-  const images: Image[] = [];
-  let acked = 0;
-  const io = new HookIO(mem, (p) => {
-    if (phases.includes(p.phase)) images.push({ io: mem.crash(crash(images.length)), acked, label: `${p.phase} ${p.op} ${p.path} (#${images.length})` });
-  });
-  const db = await open(dir, { io, random: () => 0 });
+  const crashes = new CrashImages(mem, crash, phases);
+  const db = await open(dir, { io: crashes.io, random: () => 0 });
   for (const round of rounds) {
     const running: Array<Promise<unknown>> = round.ops.map((op) =>
       runOp(db, op).then((r) => {
         if (r !== null && r.ops.length > 0) {
           model.commits.set(r.tsn, r.ops);
-          acked = Math.max(acked, r.tsn);
+          crashes.ack(r.tsn);
         }
       }));
     if (round.checkpoint === "concurrent") running.push(db.checkpoint());
@@ -142,9 +131,9 @@ async function runWorkload(rounds: Round[], crash: (n: number) => CrashOptions, 
     if (round.checkpoint === "await") await db.checkpoint();
   }
   await db.close();
-  images.push({ io: mem.crash(), acked, label: "after close" });
+  crashes.final();
   assert.equal(model.lastTsn, Math.max(0, ...model.commits.keys()), "TSNs are consecutive from 1 (contract 4)");
-  return { model, images, mem };
+  return { model, images: crashes.images, mem };
 }
 
 /**

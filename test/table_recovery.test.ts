@@ -13,9 +13,9 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import fc from "fast-check";
-import { memoryIO, open, TxtDbError, type CrashOptions, type Database, type MemoryIO } from "../src/mod.ts";
+import { memoryIO, open, TxtDbError, type CrashOptions, type Database } from "../src/mod.ts";
 import { collect, testSeed } from "./_helpers/expect.ts";
-import { HookIO } from "./_helpers/crash.ts";
+import { CrashImages, type Image } from "./_helpers/crash.ts";
 import { tableProblems } from "./_helpers/table_check.ts";
 
 const seed = testSeed("table_recovery");
@@ -60,12 +60,6 @@ class Model {
   }
 }
 
-interface Image {
-  io: MemoryIO;
-  acked: number;
-  label: string;
-}
-
 let version = 0;
 
 /** One transaction of table operations; records what it committed. */
@@ -100,26 +94,21 @@ async function runTx(db: Database, ops: Op[], model: Model, ack: (tsn: number) =
 }
 
 async function runWorkload(rounds: Round[], crash: (n: number) => CrashOptions, phases: ReadonlyArray<"before" | "after">): Promise<{ model: Model; images: Image[] }> {
-  const mem = memoryIO();
   const model = new Model();
-  const images: Image[] = [];
-  let acked = 0;
-  const io = new HookIO(mem, (p) => {
-    if (phases.includes(p.phase)) images.push({ io: mem.crash(crash(images.length)), acked, label: `${p.phase} ${p.op} ${p.path} (#${images.length})` });
-  });
-  const db = await open(dir, { io, random: () => 0 });
+  const crashes = new CrashImages(memoryIO(), crash, phases);
+  const db = await open(dir, { io: crashes.io, random: () => 0 });
   await db.table<Row>("users", options);
   let builds = 0;
   for (const round of rounds) {
-    const running: Array<Promise<unknown>> = round.txs.map((ops) => runTx(db, ops, model, (tsn) => void (acked = Math.max(acked, tsn))));
+    const running: Array<Promise<unknown>> = round.txs.map((ops) => runTx(db, ops, model, (tsn) => crashes.ack(tsn)));
     if (round.schema === "build") running.push(db.table<Row>("users", { ...options, indexes: { ...options.indexes, [`byName${++builds}`]: { fields: "name" } } }));
     if (round.schema === "dropIndex") running.push(db.table<Row>("users").then((t) => t.dropIndex(`byName${builds}`)));
     if (round.schema === "checkpoint") running.push(db.checkpoint());
     await Promise.all(running);
   }
   await db.close();
-  images.push({ io: mem.crash(), acked, label: "after close" });
-  return { model, images };
+  crashes.final();
+  return { model, images: crashes.images };
 }
 
 async function verify(image: Image, model: Model): Promise<void> {

@@ -6,9 +6,44 @@
  */
 import assert from "node:assert/strict";
 import {
-  type Database, type FileHandle, type FileIO, type FileStat, type Key, type LockMode, type LockOptions, type LockScope, type OpenOptions,
+  type CrashOptions, type Database, type FileHandle, type FileIO, type FileStat, type Key, type LockMode, type LockOptions, type LockScope,
+  type MemoryIO, type OpenOptions,
 } from "../../src/mod.ts";
 import { collect } from "./expect.ts";
+
+/** A crash image, with the newest TSN whose commit() had resolved when it was taken. */
+export interface Image {
+  io: MemoryIO;
+  acked: number;
+  label: string;
+}
+
+/**
+ * Crash images of `mem` (in the mode `crash(n)` gives the n-th) at every sync
+ * point of `phases`, through the FileIO `io`; ack() raises the acknowledged
+ * TSN later images carry, final() adds the image after close.
+ */
+export class CrashImages {
+  readonly images: Image[] = [];
+  readonly io: HookIO;
+  readonly #mem: MemoryIO;
+  #acked = 0;
+  constructor(mem: MemoryIO, crash: (n: number) => CrashOptions, phases: ReadonlyArray<"before" | "after">) {
+    this.#mem = mem;
+    this.io = new HookIO(mem, (p) => {
+      if (phases.includes(p.phase)) this.#take(crash(this.images.length), `${p.phase} ${p.op} ${p.path} (#${this.images.length})`);
+    });
+  }
+  ack(tsn: number): void {
+    this.#acked = Math.max(this.#acked, tsn);
+  }
+  final(): void {
+    this.#take({}, "after close");
+  }
+  #take(options: CrashOptions, label: string): void {
+    this.images.push({ io: this.#mem.crash(options), acked: this.#acked, label });
+  }
+}
 
 export interface SyncPoint {
   op: "datasync" | "syncDir";
