@@ -462,6 +462,40 @@ describe("values never alias engine state (TX-7)", () => {
     await db.close();
   });
 
+  test("values served from page files (PG-4) are fresh copies too, plain or tagged, through every read path", async () => {
+    const { db, io } = await fresh();
+    const plain = () => JSON.parse('{"n":1,"deep":{"list":[1,{"x":[2]}]},"__proto__":{"p":1}}') as Record<string, unknown>;
+    const tagged = () => ({ n: 1, when: new Date(1000), m: new Map([["a", [1]]]), $dollar: { y: 2 } });
+    await db.put("a", "plain", plain());
+    await db.put("a", "tagged", tagged());
+    await db.checkpoint(); // the pages a checkpoint admits hold text until their first point read
+    const mutate = (v: unknown): void => {
+      const o = v as Record<string, any>;
+      o.n = 99;
+      if ("deep" in o) o.deep.list[1].x.push(3);
+      if ("m" in o) o.m.get("a").push(2);
+      if ("$dollar" in o) o.$dollar.y = 3;
+    };
+    const check = async (d: Database): Promise<void> => {
+      for (let round = 0; round < 2; round++) {
+        const tx = await d.begin({ readOnly: true });
+        mutate(await tx.get("a", "plain"));
+        mutate(await d.get("a", "tagged"));
+        for (const [, v] of await collect(tx.scan("a"))) mutate(v);
+        assert.deepEqual(await tx.get("a", "plain"), plain());
+        assert.equal(Object.getPrototypeOf(await tx.get("a", "plain")), Object.prototype, "an own __proto__ key never sets the prototype (VAL-5)");
+        assert.deepEqual(await d.get("a", "tagged"), tagged());
+        assert.deepEqual(await collect(tx.scan("a")), [["plain", plain()], ["tagged", tagged()]]);
+        await tx.rollback();
+      }
+    };
+    await check(db);
+    await db.close();
+    const again = await open("/db", { io });
+    await check(again); // pages read from their files hold JSON from the start
+    await again.close();
+  });
+
   test("mutating a Uint8Array key after put changes nothing", async () => {
     const { db } = await fresh();
     const key = new Uint8Array([1, 2, 3]);

@@ -48,6 +48,11 @@
  * - VAL-7  decodeValue accepts only what encodeValue can produce, except that
  *          plain JSON without tags is taken as is; anything else (bad JSON,
  *          unknown or malformed tag, unescaped "$" key) is TXTDB_CORRUPT.
+ * - VAL-8  Plain JSON — no key starting with "$", so no tag — is its own
+ *          value: decodeValue returns JSON.parse's result as it is, and
+ *          valueFromJson a deep copy (about twice as fast as reviving, and
+ *          four times as fast as parsing the text again; so pages keep
+ *          values in their JSON form, src/engine/pages.ts PG-4).
  *
  * Array properties that are not indices are not stored (as in JSON.stringify).
  */
@@ -97,7 +102,8 @@ export function valueToJson(value: unknown): JsonValue {
  * ```
  */
 export function valueFromJson(json: JsonValue): unknown {
-  return revive(json);
+  const copy = plainCopy(json, 0);
+  return copy !== notPlain ? copy : revive(json);
 }
 
 /**
@@ -139,14 +145,67 @@ export function decodeValue(text: string): unknown {
   } catch (err) {
     throw corrupt(`value is not valid JSON: ${(err as Error).message}`, err);
   }
-  // No "$" (not even escaped as \u0024): no tag and no escaped key, and
   // JSON.parse made fresh objects with own "__proto__" properties (VAL-5).
-  if (text.indexOf("$") === -1 && text.indexOf("\\u0024") === -1) return json;
+  if (isPlainValueText(text)) return json;
   return revive(json);
+}
+
+/**
+ * Whether `text` holds no "$" (not even escaped as \u0024): no tag and no
+ * escaped key, so decodeValue(text) is JSON.parse(text) as it is (VAL-8).
+ */
+export function isPlainValueText(text: string): boolean {
+  return text.indexOf("$") === -1 && text.indexOf("\\u0024") === -1;
 }
 
 // ---------------------------------------------------------------------------
 // Decoding
+
+const notPlain: unique symbol = Symbol("notPlain");
+
+/**
+ * VAL-8: a deep copy of `json`, or notPlain at the first key that starts with
+ * "$" (a tag or an escaped key) or anything revive must report: a value JSON
+ * cannot hold, or nesting too deep.
+ */
+function plainCopy(json: JsonValue, depth: number): JsonValue | typeof notPlain {
+  if (typeof json !== "object") return isJsonPrimitive(json) ? json : notPlain;
+  if (json === null) return null;
+  if (depth >= valueDepthMax) return notPlain;
+  if (Array.isArray(json)) {
+    const out = json.slice();
+    for (let i = 0; i < out.length; i++) {
+      const x = out[i]!;
+      const type = typeof x;
+      if (type === "string" || type === "number" || type === "boolean") continue;
+      if (type !== "object") return notPlain;
+      if (x === null) continue;
+      const copy = plainCopy(x, depth + 1);
+      if (copy === notPlain) return notPlain;
+      out[i] = copy;
+    }
+    return out;
+  }
+  const out: JsonObject = { ...json }; // CreateDataProperty: an own "__proto__" is copied as data (VAL-5)
+  for (const key in out) {
+    if (key.charCodeAt(0) === dollar) return notPlain;
+    const x = out[key]!;
+    const type = typeof x;
+    if (type === "string" || type === "number" || type === "boolean") continue;
+    if (type !== "object") return notPlain;
+    if (x === null || !Object.hasOwn(out, key)) continue;
+    const copy = plainCopy(x, depth + 1);
+    if (copy === notPlain) return notPlain;
+    if (key === "__proto__") Object.defineProperty(out, key, { value: copy, writable: true, enumerable: true, configurable: true });
+    else out[key] = copy;
+  }
+  return out;
+}
+
+function isJsonPrimitive(x: unknown): boolean {
+  const type = typeof x;
+  return type === "string" || type === "number" || type === "boolean";
+}
 
 function revive(json: JsonValue): unknown {
   let value: unknown;

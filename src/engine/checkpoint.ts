@@ -33,7 +33,7 @@ import { crc32c, crcHex } from "./_crc32c.ts";
 import { baseCompressionsAheadMax, manifestNextFileName, pageBytesMax, tempSuffix } from "./_defaults.ts";
 import { installManifestNext, writeManifestNext, type Manifest, type NamespaceFiles, type PageRef } from "./manifest.ts";
 import { basePath, compressBase, installBase, writeBaseTemp } from "./page_base.ts";
-import { folderFor, pageIndexFor, type Page, type PageStore } from "./pages.ts";
+import { folderFor, pageIndexFor, pageOfTexts, valueTextAt, type Page, type PageStore } from "./pages.ts";
 import type { Store } from "./store.ts";
 import { undecided, type NamespaceVersions } from "./versions.ts";
 
@@ -242,7 +242,7 @@ function mergeEntries(page: Page, changed: string[], valueAt: (enc: string) => s
     const p = page.keys[i];
     const k = changed[c];
     if (k === undefined || (p !== undefined && p < k)) {
-      out.push({ enc: p!, key: page.keyJson[i]!, valueText: page.values[i]! });
+      out.push({ enc: p!, key: page.keyJson[i]!, valueText: valueTextAt(page, i) });
       i++;
     } else {
       out.push(...entryOf(k, valueAt(k)));
@@ -286,7 +286,7 @@ function buildPages(
       bytes: text.length,
       crc: crcHex(crc32c(text)),
     };
-    const page: Page = { keys: entries.map((e) => e.enc), keyJson: entries.map((e) => e.key), values: entries.map((e) => e.valueText), bytes: text.length * 2 + entries.length * 64 };
+    const page = pageOfTexts(entries.map((e) => e.enc), entries.map((e) => e.key), entries.map((e) => e.valueText), text.length * 2 + entries.length * 64);
     return { dir, ref, page, text };
   });
 }

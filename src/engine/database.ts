@@ -28,7 +28,6 @@
  */
 import { ConflictError, ErrorCode, TxtDbError, assert } from "../errors.ts";
 import { encodeKey, type Key } from "../codec/key.ts";
-import { decodeValue } from "../codec/value.ts";
 import type { PageFormat, PageFormatName } from "../codec/page_format.ts";
 import { pageFormats } from "../codec/page_formats.ts";
 import type { DirectoryClaim, FileIO } from "../io/file_io.ts";
@@ -404,15 +403,13 @@ export class Database implements AsyncDisposable {
    * Synchronous when the versions or a cached page answer.
    */
   #readAt(ns: string, enc: string, snapshot: number): unknown {
-    const t0 = this.#metrics.sample("get") ? this.#o.now() : -1;
-    const text = this.#store.get(ns, enc, snapshot);
-    return typeof text === "object" ? text.then((t) => this.#decoded(t, t0)) : this.#decoded(text, t0);
-  }
-
-  /** A read's value, its latency recorded when it was sampled (t0 ≥ 0). */
-  #decoded(text: string | undefined, t0: number): unknown {
-    if (t0 >= 0) this.#metrics.record("get", (this.#o.now() - t0) * 1000);
-    return text === undefined ? undefined : decodeValue(text);
+    if (!this.#metrics.sample("get")) return this.#store.get(ns, enc, snapshot);
+    const t0 = this.#o.now();
+    const value = this.#store.get(ns, enc, snapshot);
+    const done = (): void => this.#metrics.record("get", (this.#o.now() - t0) * 1000);
+    if (value instanceof Promise) void value.then(done, () => {});
+    else done();
+    return value;
   }
 
   put(ns: string, key: Key, value: unknown): Promise<CommitResult> {

@@ -48,7 +48,7 @@
  */
 import { ConflictError, ErrorCode, TxtDbError } from "../errors.ts";
 import { decodeKey, encodeKey, keyToString, type Key } from "../codec/key.ts";
-import { decodeValue, encodeValue } from "../codec/value.ts";
+import { encodeValue } from "../codec/value.ts";
 import type { FileIO } from "../io/file_io.ts";
 import { dirname } from "../io/path.ts";
 import { crc32c, crcHex } from "./_crc32c.ts";
@@ -56,7 +56,7 @@ import { adoptPageBytesMax, tempSuffix } from "./_defaults.ts";
 import type { NamespaceFiles, PageRef } from "./manifest.ts";
 import { readBase } from "./page_base.ts";
 import { lineAt } from "../codec/page_format.ts";
-import type { Page } from "./pages.ts";
+import { pageOfTexts, valueAt, valueTextAt, type Page } from "./pages.ts";
 import type { Store } from "./store.ts";
 import type { Transaction } from "./transaction.ts";
 
@@ -191,16 +191,16 @@ function validateEdit(store: Store, namespace: string, bytes: Uint8Array, path: 
     throw refusal(path, { bytes, offset: err.offset }, err.message.replace(`page file '${path}'`, "").replace(/^[: ]+/, ""), err);
   }
   const values: string[] = [];
-  for (let i = 0; i < page.values.length; i++) {
+  for (let i = 0; i < page.keys.length; i++) {
     try {
-      values.push(encodeValue(decodeValue(page.values[i]!)));
+      values.push(encodeValue(valueAt(page, i)));
     } catch (err) {
       const offset = new TextEncoder().encode(text.slice(0, format.entryOffset(text, i))).length;
       throw refusal(path, { bytes, offset }, `entry ${i} (key ${keyToString(decodeKey(page.keys[i]!))}): ${(err as Error).message}`, err);
     }
   }
   const lines = page.keys.map((_, i) => lineAt(text, format.entryOffset(text, i)));
-  return { page: { ...page, values }, lines };
+  return { page: pageOfTexts(page.keys, page.keyJson, values, page.bytes), lines };
 }
 
 /** Step 2 for one page: rows added, removed or changed (ADOPT-2), in key order. */
@@ -214,11 +214,11 @@ function diffPage(e: EditedPage): EditChange[] {
       out.push({ namespace: e.namespace, key: decodeKey(ka!), deleted: true, file: e.path });
       i++;
     } else if (ka === undefined || kb < ka) {
-      out.push({ namespace: e.namespace, key: decodeKey(kb), deleted: false, value: decodeValue(b.values[j]!), file: e.path, line: e.lines[j]! });
+      out.push({ namespace: e.namespace, key: decodeKey(kb), deleted: false, value: valueAt(b, j), file: e.path, line: e.lines[j]! });
       j++;
     } else {
-      if (encodeValue(decodeValue(a.values[i]!)) !== b.values[j]) {
-        out.push({ namespace: e.namespace, key: decodeKey(kb), deleted: false, value: decodeValue(b.values[j]!), file: e.path, line: e.lines[j]! });
+      if (encodeValue(valueAt(a, i)) !== valueTextAt(b, j)) {
+        out.push({ namespace: e.namespace, key: decodeKey(kb), deleted: false, value: valueAt(b, j), file: e.path, line: e.lines[j]! });
       }
       i++;
       j++;

@@ -13,11 +13,15 @@
  *         range; otherwise TXTDB_CORRUPT.
  * - PG-3  The cache holds at most `cacheBytes` of pages (estimated as twice
  *         the file size), except a single page larger than the bound.
+ * - PG-4  A page keeps its values in their JSON form, as the file decodes
+ *         to: a point read copies one (VAL-8) instead of parsing text, and
+ *         loading a page stringifies nothing. A page a checkpoint wrote holds
+ *         the values' text until its first point read converts it whole.
  */
 import { ErrorCode, TxtDbError } from "../errors.ts";
 import { encodeKey, keyFromJson } from "../codec/key.ts";
 import type { PageFormat } from "../codec/page_format.ts";
-import type { JsonValue } from "../codec/value.ts";
+import { decodeValue, valueFromJson, type JsonValue } from "../codec/value.ts";
 import type { FileIO } from "../io/file_io.ts";
 import { joinPath } from "../io/path.ts";
 import { crc32c, crcHex } from "./_crc32c.ts";
@@ -29,9 +33,34 @@ import { lowerBound } from "./versions.ts";
 export interface Page {
   readonly keys: readonly string[];
   readonly keyJson: readonly JsonValue[];
-  readonly values: readonly string[];
+  /** PG-4: the values' JSON form, or null while only their text is known; never handed out (copies are). */
+  json: readonly JsonValue[] | null;
+  /** PG-4: the values' JSON text, until `json` is made from it. */
+  texts: readonly string[] | null;
+  /** PG-4: entry index by key, made at the first point read. */
+  byKey: Map<string, number> | null;
   /** Estimated memory (PG-3). */
   readonly bytes: number;
+}
+
+/** A page of values in their JSON form (PG-4). */
+export function pageOfJson(keys: readonly string[], keyJson: readonly JsonValue[], json: readonly JsonValue[], bytes: number): Page {
+  return { keys, keyJson, json, texts: null, byKey: null, bytes };
+}
+
+/** A page of values as JSON text (PG-4: a checkpoint has the text at hand). */
+export function pageOfTexts(keys: readonly string[], keyJson: readonly JsonValue[], texts: readonly string[], bytes: number): Page {
+  return { keys, keyJson, json: null, texts, byKey: null, bytes };
+}
+
+/** Entry `i`'s value as JSON text. */
+export function valueTextAt(page: Page, i: number): string {
+  return page.texts !== null ? page.texts[i]! : JSON.stringify(page.json![i]);
+}
+
+/** Entry `i`'s value, decoded: a fresh value (VAL-6). */
+export function valueAt(page: Page, i: number): unknown {
+  return page.json !== null ? valueFromJson(page.json[i]!) : decodeValue(page.texts![i]!);
 }
 
 export interface CacheStats {
@@ -124,7 +153,7 @@ export class PageStore {
       new TxtDbError(ErrorCode.CORRUPT, `page file '${path}': entry ${i} ${why}`, { file: path, offset: utf8Length(text.slice(0, this.#format.entryOffset(text, i))), cause });
     const keys: string[] = [];
     const keyJson: JsonValue[] = [];
-    const values: string[] = [];
+    const values: JsonValue[] = [];
     for (const [i, [kj, vj]] of decoded.entries.entries()) {
       let enc: string;
       try {
@@ -137,9 +166,9 @@ export class PageStore {
       if (enc < ref.firstEnc || (next !== undefined && enc >= next.firstEnc)) throw corrupt(i, "lies outside the page's key range");
       keys.push(enc);
       keyJson.push(kj);
-      values.push(JSON.stringify(vj));
+      values.push(vj);
     }
-    return { keys, keyJson, values, bytes: bytes.length * 2 + keys.length * 64 };
+    return pageOfJson(keys, keyJson, values, bytes.length * 2 + keys.length * 64);
   }
 
   /** Serves `page` for `ref` until unpin(ref), whatever its file holds. */
@@ -194,10 +223,24 @@ export function pageIndexFor(ns: NamespaceFiles, enc: string): number {
   return lo;
 }
 
-/** The value text of `enc` in a page, or undefined. */
-export function pageValue(page: Page, enc: string): string | undefined {
+/** The index of `enc` in a page, or -1. */
+export function entryIndex(page: Page, enc: string): number {
   const at = lowerBound(page.keys, enc);
-  return page.keys[at] === enc ? page.values[at] : undefined;
+  return page.keys[at] === enc ? at : -1;
+}
+
+/**
+ * The decoded value of `enc` in a page, or undefined: a point read (PG-4),
+ * which first converts a page that holds text.
+ */
+export function pointValue(page: Page, enc: string): unknown {
+  if (page.byKey === null) {
+    page.byKey = new Map(page.keys.map((k, i) => [k, i]));
+    if (page.json === null) page.json = page.texts!.map((t) => JSON.parse(t) as JsonValue);
+    page.texts = null;
+  }
+  const at = page.byKey.get(enc);
+  return at === undefined ? undefined : valueFromJson(page.json![at]!);
 }
 
 export function editedError(path: string): TxtDbError {

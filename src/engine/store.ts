@@ -14,11 +14,12 @@
  * - ST-3  Versions are applied as records are appended (own) or read
  *         (others'), in TSN order: validation sees every record, durable or not.
  */
+import { decodeValue } from "../codec/value.ts";
 import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { Manifest, NamespaceFiles } from "./manifest.ts";
 import type { LogRecord } from "./log_record.ts";
 import { LogResync } from "./log.ts";
-import { pageIndexFor, pageValue, type Page, type PageStore } from "./pages.ts";
+import { entryIndex, pageIndexFor, pointValue, valueAt, type Page, type PageStore } from "./pages.ts";
 import { lowerBound, NamespaceVersions, undecided } from "./versions.ts";
 
 /** A key range in encoded form: start inclusive, end exclusive (null: unbounded). */
@@ -127,36 +128,36 @@ export class Store {
   }
 
   /**
-   * The value text of a key at a snapshot, or undefined. Synchronous when the
-   * versions or a cached page answer (the hot path); a promise when a page
-   * must be read.
+   * The value of a key at a snapshot, decoded — a fresh value the caller may
+   * change, never engine state — or undefined. Synchronous when the versions
+   * or a cached page answer (the hot path, PG-4); a promise when a page must
+   * be read (a stored value is never a promise: VAL-3).
    */
-  get(ns: string, enc: string, snapshot: number): string | undefined | Promise<string | undefined> {
+  get(ns: string, enc: string, snapshot: number): unknown {
     const nsv = this.versions.get(ns);
     if (nsv !== undefined) {
       const seen = nsv.visible(enc, snapshot);
-      if (seen !== undecided) return seen;
+      if (seen !== undecided) return seen === undefined ? undefined : decodeValue(seen);
     }
     const files = this.manifest.namespaces.get(ns);
     if (files === undefined || files.pages.length === 0) return undefined;
-    const index = pageIndexFor(files, enc);
-    const page = this.pages.cached(files, index);
-    return page !== undefined ? pageValue(page, enc) : this.#getFromFile(ns, enc, snapshot);
+    const page = this.pages.cached(files, pageIndexFor(files, enc));
+    return page !== undefined ? pointValue(page, enc) : this.#getFromFile(ns, enc, snapshot);
   }
 
-  async #getFromFile(ns: string, enc: string, snapshot: number): Promise<string | undefined> {
+  async #getFromFile(ns: string, enc: string, snapshot: number): Promise<unknown> {
     for (;;) {
       const manifest = this.manifest;
       const files = manifest.namespaces.get(ns);
       if (files === undefined || files.pages.length === 0) return undefined;
       try {
-        return pageValue(await this.pages.load(files, pageIndexFor(files, enc)), enc);
+        return pointValue(await this.pages.load(files, pageIndexFor(files, enc)), enc);
       } catch (err) {
         if (!(await this.#racedCheckpoint(err, manifest))) throw err;
         // The versions may have been pruned into the new pages: ask them again.
         const nsv = this.versions.get(ns);
         const seen = nsv === undefined ? undecided : nsv.visible(enc, snapshot);
-        if (seen !== undecided) return seen;
+        if (seen !== undecided) return seen === undefined ? undefined : decodeValue(seen);
       }
     }
   }
@@ -198,12 +199,12 @@ export class Store {
 
   /**
    * Visible entries of a namespace in a range at a snapshot, in key order
-   * (or reverse), as [encoded key, value text]: page entries merged with the
+   * (or reverse), as [encoded key, decoded value]: page entries merged with the
    * in-memory versions. If a checkpoint swaps the manifest while the scan is
    * suspended (ST-2), it resumes after the last key it returned, on the new
    * pages: pages and versions are only consistent as a pair.
    */
-  async *scan(ns: string, range: EncRange, snapshot: number, reverse: boolean): AsyncGenerator<[string, string]> {
+  async *scan(ns: string, range: EncRange, snapshot: number, reverse: boolean): AsyncGenerator<[string, unknown]> {
     let remaining = range;
     restart: for (;;) {
       const manifest = this.manifest;
@@ -229,10 +230,15 @@ export class Store {
         for (const enc of merged) {
           if (this.manifest !== manifest) continue restart;
           const seen = nsv === undefined ? undecided : nsv.visible(enc, snapshot);
-          const text = seen !== undecided ? seen : page === null ? undefined : pageValue(page, enc);
-          if (text === undefined) continue;
+          let value: unknown;
+          if (seen !== undecided) value = seen === undefined ? undefined : decodeValue(seen);
+          else if (page !== null) {
+            const at = entryIndex(page, enc);
+            value = at < 0 ? undefined : valueAt(page, at);
+          }
+          if (value === undefined) continue;
           remaining = reverse ? { start: remaining.start, end: enc } : { start: enc + "\0", end: remaining.end };
-          yield [enc, text];
+          yield [enc, value];
         }
       }
       return;

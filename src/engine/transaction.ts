@@ -121,30 +121,29 @@ export class Transaction {
     // Not an async function: the hot path (versions or a cached page answer)
     // settles without one, which makes point reads ~15% faster.
     try {
-      const text = this.#read(ns, key);
-      if (typeof text !== "object") return Promise.resolve(text === undefined ? undefined : decodeValue(text));
-      return text.then((t) => (t === undefined ? undefined : decodeValue(t)));
+      const value = this.#read(ns, key);
+      return value instanceof Promise ? value : Promise.resolve(value);
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
-  /** The value text get() decodes: own writes first, then the snapshot. */
-  #read(ns: string, key: Key): string | undefined | Promise<string | undefined> {
+  /** The value get() returns — own writes first, then the snapshot — or a promise of it when a page must be read. */
+  #read(ns: string, key: Key): unknown {
     this.#checkActive();
     validateNamespace(ns);
     const enc = encodeKey(key);
     const own = this.#writes.get(ns)?.get(enc);
-    if (own !== undefined) return own.valueText;
+    if (own !== undefined) return own.valueText === undefined ? undefined : decodeValue(own.valueText);
     if (this.#drops.has(ns)) return undefined;
     if (this.#reads !== null) setOf(this.#reads, ns).add(enc);
     if (!this.#host.metrics.sample("get")) return this.#host.store.get(ns, enc, this.snapshotTsn);
     const t0 = this.#host.now();
-    const text = this.#host.store.get(ns, enc, this.snapshotTsn);
+    const value = this.#host.store.get(ns, enc, this.snapshotTsn);
     const done = (): void => this.#host.metrics.record("get", (this.#host.now() - t0) * 1000);
-    if (typeof text !== "object") done();
-    else void text.then(done, () => {});
-    return text;
+    if (value instanceof Promise) void value.then(done, () => {});
+    else done();
+    return value;
   }
 
   /** Inserts or replaces (TX-2). */
@@ -219,20 +218,20 @@ export class Transaction {
           break;
         }
         const takeOwn = w !== undefined && (c === undefined || (reverse ? w.enc >= c[0] : w.enc <= c[0]));
-        let enc: string, text: string | undefined;
+        let enc: string, value: unknown;
         if (takeOwn) {
           enc = w.enc;
-          text = w.valueText;
+          value = w.valueText === undefined ? undefined : decodeValue(w.valueText);
           o++;
           if (c !== undefined && c[0] === enc) next = await committed.next();
         } else {
-          [enc, text] = c!;
+          [enc, value] = c!;
           next = await committed.next();
         }
-        if (text === undefined) continue;
+        if (value === undefined) continue;
         returned++;
         observe(reverse ? { start: enc, end: range.end } : { start: range.start, end: enc + "\0" });
-        yield [decodeKey(enc), decodeValue(text)];
+        yield [decodeKey(enc), value];
         if (returned >= limit) break;
       }
     } finally {
@@ -326,7 +325,7 @@ export class Transaction {
 }
 
 
-async function* emptyScan(): AsyncGenerator<[string, string]> {}
+async function* emptyScan(): AsyncGenerator<[string, unknown]> {}
 
 /** The encoded range of scan options (contract 7): the prefix and every bound, intersected. */
 export function rangeOf(options: ScanOptions): EncRange {
