@@ -463,6 +463,97 @@ describe("I/O errors (GC-5)", () => {
     await a.close().catch(() => {});
   });
 
+  // The next four were found by the two-handle fault property in
+  // test/verify_durability.test.ts (a fault in one handle, the other open).
+
+  test("GC-5: an append that fails while another handle is open is never served by its handle; its TSN goes to the next commit", async () => {
+    // Was: the failing handle marked its batch durable, though nothing of it
+    // was written — it served the commit, and kept serving it when the other
+    // handle's commit took the same TSN.
+    const mem = memoryIO();
+    const a = await open(dir, { io: mem });
+    const b = await open(dir, { io: mem });
+    await a.put("t", 1, "one");
+    mem.injectFault({ op: "write", code: "EIO", path: /log\/\d+\.jsonl$/ }); // nothing written
+    assert.equal(await codeOf(() => a.put("t", 2, "a's")), "TXTDB_IO");
+    mem.clearFaults();
+    assert.equal(await a.get("t", 2), undefined, "never written, never served");
+    assert.deepEqual(await b.put("t", 2, "b's"), { tsn: 2 });
+    assert.equal(await a.get("t", 2), "b's", "the failed handle reads the log as it is");
+    assert.equal(await codeOf(() => a.put("t", 3, "three")), "TXTDB_IO");
+    await b.checkpoint();
+    await a.close();
+    await b.close();
+    const d = await open(dir, { io: mem.crash() });
+    assert.deepEqual(await dump(d), [["t", [["1", "one"], ["2", "b's"]]]]);
+    assert.deepEqual(await d.check(), { ok: true, problems: [] });
+    await d.close();
+  });
+
+  test("SEG-1, SEG-6: a rotation whose `next` marker write fails after the whole marker is in the file keeps the new segment", async () => {
+    // Was: the rotating handle removed the new segment; the other followed the
+    // marker to nothing, resynced until it gave up with TXTDB_IO, and then
+    // appended behind the marker, in the retired segment.
+    const mem = memoryIO();
+    const a = await open(dir, { io: mem });
+    const b = await open(dir, { io: mem });
+    await a.put("t", 1, "one");
+    await a.checkpoint(); // a's next append starts a new segment
+    mem.injectFault({ op: "write", code: "EIO", path: /log\/0+1\.jsonl$/, partialBytes: 1 << 20 }); // all written, then EIO
+    assert.equal(await codeOf(() => a.put("t", 2, "a's")), "TXTDB_IO");
+    mem.clearFaults();
+    assert.deepEqual(await b.put("t", 2, "b's"), { tsn: 2 });
+    assert.ok((await mem.readdir(joinPath(dir, "log"))).includes("0000000000000002.jsonl"));
+    assert.equal(await a.get("t", 2), "b's");
+    await a.close();
+    await b.close();
+    const d = await open(dir, { io: mem.crash() });
+    assert.deepEqual(await dump(d), [["t", [["1", "one"], ["2", "b's"]]]]);
+    assert.deepEqual(await d.check(), { ok: true, problems: [] });
+    await d.close();
+  });
+
+  test("DB-5: a checkpoint installed whose marker never reached the log is announced and adopted by the next checkpointer", async () => {
+    // Was: the other handle checkpointed from the manifest the installed one
+    // replaced, read a page that checkpoint had rewritten: TXTDB_EDITED.
+    const mem = memoryIO();
+    const a = await open(dir, { io: mem });
+    const b = await open(dir, { io: mem });
+    await a.put("t", 1, "one");
+    await a.checkpoint();
+    assert.equal(await b.get("t", 1), "one"); // b adopts that checkpoint
+    await a.put("t", 2, "two");
+    mem.injectFault({ op: "write", code: "ENOSPC", path: /log\/\d+\.jsonl$/, partialBytes: 3 }); // the checkpoint's marker
+    assert.equal(await codeOf(() => a.checkpoint()), "TXTDB_IO");
+    mem.clearFaults();
+    await b.put("t", 1, "uno");
+    await b.checkpoint();
+    assert.equal(await b.get("t", 1), "uno");
+    assert.equal(b.stats().checkpointTsn, 3);
+    await a.close().catch(() => {});
+    await b.close();
+    const d = await open(dir, { io: mem.crash() });
+    assert.deepEqual(await dump(d), [["t", [["1", "uno"], ["2", "two"]]]]);
+    assert.deepEqual(await d.check(), { ok: true, problems: [] });
+    await d.close();
+  });
+
+  test("GC-5: a commit rejected with TXTDB_IO because catching up under the writer lock failed stops its handle too", async () => {
+    const mem = memoryIO();
+    const a = await open(dir, { io: mem });
+    const b = await open(dir, { io: mem });
+    const tx = await b.begin();
+    await tx.put("t", "b", 1);
+    await a.put("t", "a", 1); // b's commit must read it first (GC-2)
+    mem.injectFault({ op: "read", code: "EIO", path: /log\/\d+\.jsonl$/ });
+    assert.equal(await codeOf(() => tx.commit()), "TXTDB_IO");
+    mem.clearFaults();
+    assert.equal(await codeOf(() => b.put("t", "c", 1)), "TXTDB_IO", "fail-stop: nothing later is acknowledged");
+    assert.deepEqual(await a.put("t", "d", 1), { tsn: 2 });
+    await a.close();
+    await b.close();
+  });
+
   test("a short write (ENOSPC) to the log: TXTDB_IO, and reopen cuts the partial line", async () => {
     const mem = memoryIO();
     const db = await open(dir, { io: mem });

@@ -9,7 +9,6 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import process from "node:process";
 import fc from "fast-check";
 import { corruptRecordProperty, durabilityPlanArb, crashEverywhere, faultRun, faultScheduledProperty, type Fault } from "./_helpers/durability.ts";
 import { baseSeed, replayCommand, verifyProperty, verifySeconds } from "./_helpers/verify.ts";
@@ -39,14 +38,14 @@ describe("an injected I/O fault at any call", () => {
 
   // This property found the errseq stranding SEG-8 now prevents (a handle that
   // opened the log after another's failed datasync appended behind bytes
-  // never written; regression test in recovery.test.ts). It still finds a D-7
-  // case after a few hundred runs — a handle acknowledging after a commit of
-  // its own was rejected with TXTDB_IO caused by the other handle's fault —
-  // so it runs only with TXTDB_VERIFY_KNOWN=1 until that rule is settled.
+  // never written), then a D-7 case: a handle whose rotation marker write
+  // failed after the whole marker was in the file removed the new segment and
+  // went on serving its unwritten commit (GC-5); the other handle, following
+  // the marker to nothing, rejected a commit with TXTDB_IO and went on
+  // committing (GC-5). Then a checkpoint installed without its marker, folded
+  // over by the other handle (DB-5). Regression tests in recovery.test.ts.
   const two = "two handles, I/O in scheduler order, a fault at a datasync or log write of either: D-1…D-7 hold";
-  const known = process.env["TXTDB_VERIFY_KNOWN"] === "1";
-  test(two, known ? {} : { skip: "open: finds a D-7 case (a handle acknowledging after a TXTDB_IO caused by the other handle's fault); TXTDB_VERIFY_KNOWN=1 runs it" },
-    () => verifyProperty({ file, name: two, runs: 40 }, faultScheduledProperty()));
+  test(two, () => verifyProperty({ file, name: two, runs: 40 }, faultScheduledProperty()));
 
   // Systematic: a workload × a fault at every call of every operation, until the calls run out.
   // Bounded tier: one workload; long tier: workload after workload until the budget is spent.

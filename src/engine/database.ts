@@ -597,13 +597,9 @@ export class Database implements AsyncDisposable {
         });
         await this.#adoptFromDisk(false);
       }
+      await this.#announceInstalled();
       const c = await this.#chooseCheckpointTsn();
       if (c <= this.#store.manifest.checkpointTsn) return;
-      // A commit of this handle may have failed while it chose: then its
-      // visible TSN counts records whose fate is the file's (GC-5), possibly
-      // never written at all — folding them would give their TSNs to pages
-      // while the other handles give the same TSNs to their own commits.
-      if (this.#commits.failure !== null) return;
       const t0 = this.#o.now();
       this.#logBytesAtCheckpoint = this.#log.bytesAppended;
       try {
@@ -631,6 +627,25 @@ export class Database implements AsyncDisposable {
       if (holder) coord.releaseCheckpointLock();
       this.#checkpointRunning = false; // in the same turn the work ends: a later call starts a new one
     }
+  }
+
+  /**
+   * The checkpointer, before it folds: a checkpoint installed (step 4) whose
+   * marker never reached the log — its checkpointer failed (DB-5) or died
+   * right after installing — is announced now and adopted. Folding from the
+   * older manifest would read pages the installed one has replaced
+   * (TXTDB_EDITED), and the other handles would learn of it only at a read.
+   * Under the writer lock, caught up: the marker may only be unread.
+   */
+  async #announceInstalled(): Promise<void> {
+    const onDisk = await readManifest(this.#o.io, this.dir);
+    if (onDisk === undefined || onDisk.checkpointTsn <= this.#store.manifest.checkpointTsn) return;
+    await this.#commits.withWriterLock(async () => {
+      await this.#catchUp(true);
+      const c = onDisk.checkpointTsn;
+      if (c > this.#store.manifest.checkpointTsn && c <= this.#store.lastTsn) await this.#log.appendCheckpointMarker(c);
+    });
+    await this.#adoptFromDisk(false);
   }
 
   /**

@@ -30,11 +30,18 @@
  *         batchBytesMax bytes; past queueCommitsMax commits queued or awaiting
  *         durability, submit() waits for room (backpressure, never an
  *         unbounded queue).
- * - GC-5  Fail-stop: if an append or datasync fails, every commit not yet
- *         acknowledged rejects with TXTDB_IO, so do all later ones until the
- *         database is reopened, and the datasync is never retried (after a
- *         failed fsync the kernel may have dropped the dirty pages: a retry
- *         could "succeed" without the data being on disk).
+ * - GC-5  Fail-stop: if an append or datasync fails — or anything else on the
+ *         way to an append fails with TXTDB_IO (catching up, GC-2) — every
+ *         commit not yet acknowledged rejects with TXTDB_IO, so do all later
+ *         ones until the database is reopened, and the datasync is never
+ *         retried (after a failed fsync the kernel may have dropped the dirty
+ *         pages: a retry could "succeed" without the data being on disk).
+ *         The unacknowledged records are cut from the log when no other
+ *         handle is open; otherwise their fate is the file's, and this handle
+ *         holds exactly what the file does: the batches it appended whole,
+ *         and of a failed append only the lines catch-up reads back whole —
+ *         never the batch as submitted, which may not be in the file at all
+ *         (its TSNs then go to the next writer's commits).
  * - GC-6  While a batch is appended but not durable, its handle publishes the
  *         snapshot below it (PP-2), taken before the append: a checkpoint
  *         elsewhere cannot fold the batch into pages, where this handle's
@@ -150,6 +157,8 @@ export class GroupCommit {
           await this.#appendBatch(batch);
         } catch (err) {
           for (const q of batch) q.reject(err as Error); // settled ones ignore it
+          // GC-5: an I/O error on the way to the append (catching up, GC-2) stops this handle too.
+          if (err instanceof TxtDbError && err.code === ErrorCode.IO) await this.#fail(err, [], false);
         }
       }
       for (const q of this.#queue.splice(0)) q.reject(this.#stoppedError());
@@ -215,7 +224,9 @@ export class GroupCommit {
       try {
         await log.append(accepted.map(({ q, record }) => ({ tsn: record.tsn, opsText: q.commit.opsText })));
       } catch (err) {
-        store.applyOwn(accepted.map((a) => a.record)); // what the file may hold; #fail decides its fate
+        // GC-5: not applied. The file holds all, part or none of the batch;
+        // this handle's log position is still before it, so catch-up reads
+        // back whichever of its lines are whole, as every other handle does.
         await this.#fail(err, accepted, true);
         return null;
       }
@@ -313,7 +324,8 @@ export class GroupCommit {
     // Cut the unacknowledged records out of the file, unless another process
     // appended after them — then they are in everyone's log and visible here
     // too (their fate is the file's) — so not even a reopen in this process
-    // can serve a record that may not be durable.
+    // can serve a record that may not be durable. Only batches appended whole
+    // are applied here (a failed append is not, see #appendBatch).
     const { log, store } = this.#o;
     const settle = async (): Promise<void> => {
       // Another handle may have read them already: then they share the file's fate.

@@ -503,13 +503,19 @@ export class CommitLog {
     this.#rotateRequested = false;
     if (this.#activeSegment?.firstTsn === firstTsn) return; // empty already: nothing to rotate away from
     const segment = await this.#createSegment(firstTsn);
+    const marker = encodeMarker("next", firstTsn, this.#durable);
     try {
       await this.#active!.truncate(this.#end); // SEG-7: the closed segment ends with its marker
-      await this.#write(encodeMarker("next", firstTsn, this.#durable), false);
+      await this.#write(marker, false);
     } catch (err) {
-      // No marker leads to the new segment: leave no empty segment behind (SEG-6).
-      await this.#io.unlink(segment.path).catch(() => {});
-      this.#segments = this.#segments.filter((s) => s !== segment);
+      // A failed write may still have put the whole marker in the file, and
+      // readers follow a whole line at once: then the new segment stays
+      // (removing it would send them after a segment that is gone). Otherwise
+      // no marker leads to it: leave no empty segment behind (SEG-6).
+      if (!(await this.#holdsAt(this.#end, marker))) {
+        await this.#io.unlink(segment.path).catch(() => {});
+        this.#segments = this.#segments.filter((s) => s !== segment);
+      }
       throw err;
     }
     // Once the marker is in the file others may follow it: the rotation
@@ -525,6 +531,12 @@ export class CommitLog {
       this.#durable = 0;
       this.#foreignAfterDurable = false;
     }
+  }
+
+  /** Whether the active segment holds `bytes` at `offset`; true when it cannot tell (the read fails). */
+  async #holdsAt(offset: number, bytes: Uint8Array): Promise<boolean> {
+    const found = await this.#active!.read(offset, bytes.length).catch(() => bytes);
+    return found.length === bytes.length && found.every((b, i) => b === bytes[i]);
   }
 
   async #createSegment(firstTsn: number): Promise<Segment> {
