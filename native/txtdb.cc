@@ -97,6 +97,10 @@
 //   NATIVE-11 Tearing down an environment (worker exit) first cancels and
 //             joins its waiter threads, before the runtime frees their
 //             thread-safe functions.
+//   NATIVE-12 mapShared() maps bytes the file already holds (else EINVAL),
+//             shared with every process that maps the file, as an
+//             ArrayBuffer; collecting the buffer unmaps them. POSIX only:
+//             Windows exports no mapShared, and the caller does without.
 //
 // TESTING AIDS
 //
@@ -738,6 +742,27 @@ Napi::Value SyncDir(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+#ifndef _WIN32
+// NATIVE-12: the mapping lives as long as the ArrayBuffer; the descriptor may close first.
+Napi::Value MapShared(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ExpectArgs(info, 2, "mapShared");
+  int32_t token = ArgDescriptor(info, 0, "mapShared");
+  int64_t length = ArgByteCount(info, 1, "mapShared");
+  void* data = nullptr;
+  os::Failure f = os::MapShared(HandleOf(token), length, &data);
+  if (f.err != 0) throw OsError(env, f.err, f.syscall);
+  auto* bytes = new int64_t(length);
+  return Napi::ArrayBuffer::New(
+      env, data, static_cast<size_t>(length),
+      [](Napi::Env, void* p, int64_t* n) {
+        os::Unmap(p, *n);
+        delete n;
+      },
+      bytes);
+}
+#endif
+
 Napi::Value TryLock(const Napi::CallbackInfo& info) {
   ExpectArgs(info, 4, "tryLock");
   int32_t token = ArgDescriptor(info, 0, "tryLock");
@@ -832,6 +857,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cancelWait", Napi::Function::New(env, CancelWait, "cancelWait"));
   exports.Set("unlock", Napi::Function::New(env, Unlock, "unlock"));
   exports.Set("testLock", Napi::Function::New(env, TestLock, "testLock"));
+#ifndef _WIN32
+  exports.Set("mapShared", Napi::Function::New(env, MapShared, "mapShared"));
+#endif
   return exports;
 }
 

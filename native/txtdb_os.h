@@ -31,6 +31,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cstring>
@@ -206,6 +207,21 @@ inline Failure StatIds(Handle fd, uint64_t* dev, uint64_t* ino) {
   *ino = static_cast<uint64_t>(st.st_ino);
   return {0, nullptr};
 }
+
+// The first `length` bytes of the file, mapped shared and writable. Refused
+// (EINVAL) unless the file already holds them: touching a mapped page past
+// the end of the file raises SIGBUS, so the caller must never shrink it.
+inline Failure MapShared(Handle fd, int64_t length, void** out) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return {errno, "fstat"};
+  if (length <= 0 || st.st_size < length) return {EINVAL, "mmap"};
+  void* p = mmap(nullptr, static_cast<size_t>(length), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) return {errno, "mmap"};
+  *out = p;
+  return {0, nullptr};
+}
+
+inline void Unmap(void* p, int64_t length) { munmap(p, static_cast<size_t>(length)); }
 
 #else  // _WIN32
 // ===========================================================================

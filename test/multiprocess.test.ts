@@ -664,4 +664,51 @@ describe("several processes on one directory", { timeout: testTimeoutMs }, () =>
     await checkOk(here);
     await here.close();
   });
+
+  test("9. PP-6, SEG-9: every append and cut adds to the log generation in the lock file; a handle that finds it unchanged reads no log, one that finds it moved sees the commit", { timeout: testTimeoutMs }, async () => {
+    const dir = path.join(tempDir(), "db");
+    // Counts the reads of the log, to show which begin() and get() calls looked at it.
+    let logReads = 0;
+    const base = nativeIO();
+    const counting = new Proxy(base, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== "function") return v;
+        if (prop !== "open") return (v as (...a: unknown[]) => unknown).bind(target);
+        return async (p: string, o?: Parameters<typeof base.open>[1]) => {
+          const h = await target.open(p, o);
+          if (!/[/\\]log[/\\]/.test(p)) return h;
+          return new Proxy(h, {
+            get(t, name, r) {
+              const f = Reflect.get(t, name, r) as unknown;
+              if (typeof f !== "function") return f;
+              if (name === "read" || name === "readNow") return (...args: unknown[]) => ((logReads++, (f as (...a: unknown[]) => unknown).apply(t, args)));
+              return (f as (...a: unknown[]) => unknown).bind(t);
+            },
+          });
+        };
+      },
+    });
+    const a = await openDb(dir, { io: counting });
+    const b = await openDb(dir, { io: counting });
+    const generation = (): bigint => fs.readFileSync(path.join(dir, "lock")).readBigInt64LE(0);
+    await a.put("v", "x", 0);
+    assert.equal(await b.get("v", "x"), 0);
+    for (let i = 1; i <= 50; i++) {
+      const [writer, reader] = i % 2 === 0 ? [a, b] : [b, a];
+      const before = generation();
+      await writer.put("v", "x", i);
+      assert.ok(generation() > before, `round ${i}: the commit moved the generation`);
+      assert.equal(await reader.get("v", "x"), i, `round ${i}: the other handle sees the commit`);
+      const tx = await reader.begin({ readOnly: true });
+      assert.equal(await tx.get("v", "x"), i);
+      await tx.rollback();
+      // Nothing changed since: these read no log at all.
+      const reads = logReads;
+      for (let k = 0; k < 20; k++) assert.equal(await reader.get("v", "x"), i);
+      await (await reader.begin({ readOnly: true })).rollback();
+      assert.equal(logReads, reads, `round ${i}: an unchanged generation needs no read of the log`);
+    }
+    await checkOk(a);
+  });
 });

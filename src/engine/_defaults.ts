@@ -86,6 +86,8 @@ export const lockDurableOffset = 2 ** 41;
 export const manifestFileName = "manifest.json";
 export const manifestNextFileName = "manifest.next";
 export const lockFileName = "lock";
+/** PP-6: the bytes of the lock file mapped shared: the log generation (8 bytes), in one page. */
+export const lockSharedBytes = 4096;
 export const logDirName = "log";
 export const pagesDirName = "pages";
 export const tempSuffix = ".tmp";

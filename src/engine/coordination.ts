@@ -24,6 +24,14 @@
  *         publishes the newest TSN that datasync covered. Datasyncs of
  *         several processes run concurrently (the file system's journal
  *         batches them); none waits for a lock to sync.
+ * - PP-6  Log generation: the lock file's first 8 bytes, mapped shared where
+ *         the FileIO can (FileHandle.mapShared), count the changes to the
+ *         log's lines: whoever appends to or cuts a segment adds one after
+ *         the change, holding the writer lock. A handle that finds the count
+ *         where it was when it last caught up knows no line came since —
+ *         with a load from memory, where begin() and db.get() would otherwise
+ *         read the log (SEG-7). The lock file holds no data: its bytes are
+ *         only this count, and its byte ranges the locks.
  *
  * Two handles on the lock file: `main` holds the slot, the writer lock, the
  * gate in shared mode and the published snapshot; `aux` holds the checkpoint
@@ -35,7 +43,7 @@ import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { FileHandle, FileIO } from "../io/file_io.ts";
 import { joinPath } from "../io/path.ts";
 import {
-  lockCheckpointOffset, lockDurableOffset, lockFileName, lockSlotsMax, lockSlotsOffset, lockSnapshotGateOffset,
+  lockCheckpointOffset, lockDurableOffset, lockFileName, lockSharedBytes, lockSlotsMax, lockSlotsOffset, lockSnapshotGateOffset,
   lockSnapshotsOffset,
 } from "./_defaults.ts";
 
@@ -51,11 +59,14 @@ export class Coordination {
   #published: number | null = null;
   /** PP-5: the durable TSN this handle publishes, or null. */
   #durablePublished: number | null = null;
+  /** PP-6: the shared log generation, or null where the FileIO cannot map the lock file. */
+  readonly logGeneration: BigInt64Array | null;
 
-  private constructor(main: FileHandle, aux: FileHandle, slot: number) {
+  private constructor(main: FileHandle, aux: FileHandle, slot: number, logGeneration: BigInt64Array | null) {
     this.main = main;
     this.#aux = aux;
     this.slot = slot;
+    this.logGeneration = logGeneration;
   }
 
   /** Opens the lock file twice and takes a reader slot (PP-1). */
@@ -66,7 +77,9 @@ export class Coordination {
     try {
       aux = await io.open(path);
       for (let i = 0; i < lockSlotsMax; i++) {
-        if (main.tryLock(lockSlotsOffset + i, 1, "exclusive")) return new Coordination(main, aux, i);
+        if (!main.tryLock(lockSlotsOffset + i, 1, "exclusive")) continue;
+        const shared = main.mapShared?.(lockSharedBytes) ?? null;
+        return new Coordination(main, aux, i, shared === null ? null : new BigInt64Array(shared, 0, 1));
       }
       throw new TxtDbError(ErrorCode.LOCKED, `the database in '${dir}' has ${lockSlotsMax} open handles already; close some first`, { file: path });
     } catch (err) {

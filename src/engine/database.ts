@@ -171,7 +171,7 @@ export class Database implements AsyncDisposable {
         const pages = new PageStore(io, dir, formatOf(manifest, dir), o.cacheBytes);
         if (noCheckpointer) await removeLeftoverPages(io, pages.root, manifest);
         const store = new Store(manifest, pages);
-        const log = new CommitLog(io, dir);
+        const log = new CommitLog(io, dir, coord.logGeneration);
         await log.open();
         await log.removeAbandonedSegments(); // SEG-6
         const replay = await log.replay(manifest.checkpointTsn);

@@ -39,6 +39,11 @@
  *          those bytes in the page cache only, marked clean. Re-writing them
  *          makes this handle's own datasync carry them to disk, or fail and
  *          fail stop — never acknowledge a commit behind a hole.
+ * - SEG-9  Every change to a segment's lines — an append, a cut — adds one to
+ *          the shared log generation (PP-6, src/engine/coordination.ts) once
+ *          it is in the file. A handle that finds the generation where it was
+ *          when its last catch-up began has every line there is: it need not
+ *          read the log (unchangedNow).
  * - SEG-7  The last segment ends in padding (LOG-4) that appends overwrite: a
  *          writer that finds less than a quarter of it left writes more
  *          after its batch (FileIO.logPaddingBytes, default logPadBytes).
@@ -121,9 +126,13 @@ export class CommitLog {
   #chained = 0;
   /** Set when the datasync of a segment being followed failed (SEG-1): sticky, like GC-5. */
   #followFailure: unknown = null;
+  /** SEG-9: the shared log generation (null: probe the log instead), and its value when this handle last caught up. */
+  readonly #generation: BigInt64Array | null;
+  #seenGeneration = -1n;
 
-  constructor(io: FileIO, databaseDir: string) {
+  constructor(io: FileIO, databaseDir: string, generation: BigInt64Array | null = null) {
     this.#io = io;
+    this.#generation = generation;
     this.#padding = padding(io.logPaddingBytes ?? logPadBytes);
     this.#dir = joinPath(databaseDir, logDirName);
   }
@@ -187,6 +196,7 @@ export class CommitLog {
     const f = await this.#io.open(tail.path);
     try {
       await f.truncate(tail.offset);
+      this.#changed();
       await f.datasync();
     } finally {
       await f.close();
@@ -249,7 +259,23 @@ export class CommitLog {
    * it must read next is gone.
    */
   catchUp(sink: LogSink, holdsWriterLock: boolean): Promise<void> {
-    return this.#exclusive(() => this.#catchUp(sink, holdsWriterLock));
+    return this.#exclusive(async () => {
+      const generation = this.#generation === null ? 0n : Atomics.load(this.#generation, 0);
+      await this.#catchUp(sink, holdsWriterLock);
+      this.#seenGeneration = generation; // SEG-9: every line there was when it began has been read
+    });
+  }
+
+  /**
+   * SEG-9: after a change to the lines, under the writer lock. A handle that
+   * was caught up before it, and whose position moved with it (`known`), is
+   * caught up after it.
+   */
+  #changed(known = true): void {
+    const generation = this.#generation;
+    if (generation === null) return;
+    const before = Atomics.add(generation, 0, 1n);
+    if (known && before === this.#seenGeneration) this.#seenGeneration = before + 1n;
   }
 
   /** SEG-5; and after #follow's datasync failed, every operation rethrows that failure. */
@@ -261,14 +287,17 @@ export class CommitLog {
   }
 
   /**
-   * SEG-7, the hot path of begin() and single reads: true when, right now,
-   * nothing follows what this handle has read — padding where the next line
-   * would start. Synchronous, so it needs the FileIO's readNow; false means
-   * "ask catchUp()", never "something changed".
+   * The hot path of begin() and single reads: true when, right now, nothing
+   * follows what this handle has read — the log generation unchanged since
+   * it last caught up (SEG-9), or else padding where the next line would
+   * start (SEG-7, which needs the FileIO's readNow). Synchronous; false
+   * means "ask catchUp()", never "something changed".
    */
   unchangedNow(): boolean {
     const active = this.#active;
-    if (active === null || active.readNow === undefined || this.#chained > 0 || this.#followFailure !== null) return false;
+    if (active === null || this.#chained > 0 || this.#followFailure !== null) return false;
+    if (this.#generation !== null) return Atomics.load(this.#generation, 0) === this.#seenGeneration; // SEG-9
+    if (active.readNow === undefined) return false;
     const bytes = active.readNow(this.#end, 1);
     // An empty segment (a new one, before its first append) cannot have shrunk.
     return bytes.length === 0 ? this.#end === 0 : isPadding(bytes[0]!);
@@ -307,7 +336,10 @@ export class CommitLog {
             // A write in progress: appends overwrite padding, so a read racing
             // one can see any mix of old and new bytes. Its CRC tells; the
             // writer lock, taken before anything is built on it, settles it.
-          } else if (line.incomplete === true) await active.truncate(this.#end + line.offset); // a killed writer's partial batch
+          } else if (line.incomplete === true) {
+            await active.truncate(this.#end + line.offset); // a killed writer's partial batch
+            this.#changed();
+          }
           else throw corruptLog(this.#activeSegment!.path, this.#end + line.offset, line.bad);
           break;
         }
@@ -428,8 +460,14 @@ export class CommitLog {
     if (!this.#tailVerified) await this.#verifyTail();
     const active = this.#active!;
     this.#lastAppendAt = this.#end;
-    await active.write(this.#end, bytes);
+    try {
+      await active.write(this.#end, bytes);
+    } catch (err) {
+      this.#changed(false); // SEG-9: a failed write may have left whole lines, which this handle has not read either
+      throw err;
+    }
     this.#end += bytes.length;
+    this.#changed();
     this.bytesAppended += bytes.length;
     if (pad && this.#paddingLow()) await this.#padAhead();
   }
@@ -492,6 +530,7 @@ export class CommitLog {
     if (durability === "sync" && this.#foreignAfterDurable) return false;
     const to = durability === "sync" ? this.#durable : this.#lastAppendAt;
     await active.truncate(to);
+    this.#changed();
     this.#end = to;
     this.#allocated = to;
     this.#lastAppendAt = Math.min(this.#lastAppendAt, to);

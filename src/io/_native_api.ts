@@ -77,4 +77,11 @@ export interface NativeAddon {
    * yes, else "shared" | "exclusive": the mode of a conflicting lock.
    */
   testLock(token: number, start: number, length: number, exclusive: boolean): null | "shared" | "exclusive";
+  /**
+   * POSIX mmap(MAP_SHARED, read/write) of the first `length` bytes of the
+   * file, which must already hold them (else EINVAL), as an ArrayBuffer that
+   * unmaps them when collected. POSIX only: absent on Windows, and from
+   * addons built before it (the adapter then does without).
+   */
+  mapShared?(token: number, length: number): ArrayBuffer;
 }

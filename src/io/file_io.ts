@@ -91,6 +91,17 @@ export interface FileHandle {
    * without it is simply asked through read().
    */
   readNow?(position: number, length: number): Uint8Array;
+  /**
+   * Optional: the first `length` bytes of the file, mapped into memory and
+   * shared with every process that maps the same file (POSIX mmap
+   * MAP_SHARED) — a store by one is seen by a load in another, without a
+   * system call. A shorter file is first grown to `length` (never shrunk);
+   * nobody may shrink it below them while a mapping lives (a load past the
+   * end of a file kills the process). Unmapped when the buffer is collected;
+   * closing the handle does not unmap. Null where the FileIO cannot share
+   * memory (memoryIO, Windows, no addon): the caller does without.
+   */
+  mapShared?(length: number): ArrayBuffer | null;
   /** Reads the whole file as it is now. */
   readAll(): Promise<Uint8Array>;
   /** Writes all of `data` at `position`, growing the file if needed (IO-1). */

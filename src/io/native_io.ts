@@ -263,6 +263,18 @@ class NativeFileHandle implements FileHandle {
     }
   }
 
+  mapShared(length: number): ArrayBuffer | null {
+    if (this.#closing !== null) throw closedError(this.path);
+    const addon = this.#addon;
+    if (addon === null || addon.mapShared === undefined || this.#token === null) return null;
+    try {
+      if (fs.fstatSync(this.#fd).size < length) fs.ftruncateSync(this.#fd, length); // grows, never shrinks
+      return addon.mapShared(this.#token, length);
+    } catch (err) {
+      throw ioError(err, "mmap", this.path);
+    }
+  }
+
   readAll(): Promise<Uint8Array> {
     return this.#op("read", async (fd) => {
       const st = await call<fs.Stats>((cb) => fs.fstat(fd, cb));
