@@ -484,6 +484,30 @@ test("NATIVE-10: a token that is no open descriptor fails with EBADF, a missing 
   assertOsError(await syncDir(path.join(tmp, "no-such-dir")), "ENOENT", "open");
 });
 
+test("NATIVE-12: mapShared() maps bytes the file holds, shared: two mappings and the file see one another's stores, also after the descriptor closes", { skip: isWindows }, async () => {
+  const file = newFile(); // "txtdb\n": 6 bytes
+  const a = attach(file);
+  const b = attach(file);
+  try {
+    const map = addon().mapShared;
+    assert.ok(map !== undefined, "POSIX builds export mapShared");
+    assert.throws(() => map(a.token, 4096), (err: Error & { code?: string }) => err.code === "EINVAL", "past the end of the file: refused, never SIGBUS later");
+    fs.ftruncateSync(a.fd, 4096);
+    const viaA = new BigInt64Array(map(a.token, 4096), 0, 1);
+    const viaB = new BigInt64Array(map(b.token, 4096), 0, 1);
+    assert.equal(Buffer.from(viaA.buffer, 0, 6).toString(), "txtdb\n", "the mapping shows the file");
+    Atomics.store(viaA, 0, 0x1234n);
+    assert.equal(Atomics.load(viaB, 0), 0x1234n, "a store through one mapping is seen through the other");
+    a.close();
+    Atomics.add(viaA, 0, 1n); // the mapping outlives its descriptor
+    assert.equal(Atomics.load(viaB, 0), 0x1235n);
+    assert.equal(fs.readFileSync(file).readBigInt64LE(0), 0x1235n, "and read() of the file sees it");
+    assert.throws(() => (map as (...args: unknown[]) => unknown)(b.token, -1), TypeError);
+  } finally {
+    b.close();
+  }
+});
+
 test("NATIVE-10: bad arguments throw TypeError", async () => {
   await withDescriptors(1, ([a], file) => {
     assert.ok(a);
