@@ -15,6 +15,9 @@ import { ErrorCode, TxtDbError } from "../errors.ts";
 import { checkPageShape, utf8Offset, type DecodedPage, type PageEntry, type PageFormat } from "./page_format.ts";
 import type { JsonValue } from "./value.ts";
 
+/** A number literal JSON.parse may turn into ±Infinity, or text that merely looks like one (PAGE-3). */
+const mayOverflow = /[eE][+-]?\d{3}|\d{309}/;
+
 export const jsonPageFormat: PageFormat = {
   name: "json",
   extension: ".json",
@@ -46,7 +49,10 @@ export const jsonPageFormat: PageFormat = {
         throw new TxtDbError(ErrorCode.CORRUPT, `page file '${file}': entry ${i} is not a [key, value] pair`, { file, offset: jsonPageFormat.entryOffset(text, i) });
       }
     }
-    checkPageShape(entries as Array<[JsonValue, JsonValue]>, text, file, (i) => jsonPageFormat.entryOffset(text, i));
+    // JSON.parse makes a non-finite number only of a literal too big for a
+    // double: 309 digits or more, or an exponent of three digits. Text
+    // without either (nearly every page) needs no walk over every value.
+    if (mayOverflow.test(text)) checkPageShape(entries as Array<[JsonValue, JsonValue]>, text, file, (i) => jsonPageFormat.entryOffset(text, i));
     return { namespace: page.namespace, entries: entries as Array<[JsonValue, JsonValue]> };
   },
 
