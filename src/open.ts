@@ -6,7 +6,7 @@
 import { setImmediate } from "node:timers";
 import { ErrorCode, TxtDbError } from "./errors.ts";
 import type { PageFormatName } from "./codec/page_format.ts";
-import { pageFormats } from "./codec/page_formats.ts";
+import { isPageFormatName } from "./codec/page_formats.ts";
 import type { FileIO } from "./io/file_io.ts";
 import { nativeIO } from "./io/native_io.ts";
 import process from "node:process";
@@ -65,7 +65,7 @@ export interface DatabaseOptions {
 export async function open(dir: string, options: DatabaseOptions = {}): Promise<Database> {
   if (typeof dir !== "string" || dir === "") throw invalid(`the database directory must be a non-empty string, got ${JSON.stringify(dir)}`);
   const formatName = options.format ?? "json";
-  if (pageFormats[formatName] === undefined) {
+  if (!isPageFormatName(formatName)) {
     throw invalid(`format must be "json", "yaml" or "xml", got ${JSON.stringify(formatName)}`);
   }
   const isolation = options.isolation ?? "snapshot";

@@ -628,6 +628,41 @@ describe("checkpoints and page files", () => {
 
 // ---------------------------------------------------------------------------
 
+describe("the page cache (PG-3, PG-5)", () => {
+  memoryOnly("a scan of a namespace bigger than a quarter of the cache bypasses it; the hot pages of point reads stay; a small namespace's scan fills it", async (env) => {
+    const row = (i: number): { i: number; text: string } => ({ i, text: "x".repeat(400) });
+    let db = await env.open();
+    await db.transaction(async (tx) => {
+      for (let i = 0; i < 2000; i++) await tx.put("big", i, row(i)); // ~1 MB of pages: 8× a quarter of the cache below
+      for (let i = 0; i < 20; i++) await tx.put("small", i, row(i));
+    });
+    await db.close();
+    db = await env.open({ cacheBytes: 512 << 10 });
+    assert.deepEqual((await db.get("big", 7)), row(7)); // one hot page, by a point read
+    const hot = db.stats().cache;
+    assert.equal(hot.pages, 1);
+    const scanAll = async (ns: string): Promise<number> => {
+      const tx = await db.begin({ readOnly: true });
+      let n = 0;
+      for await (const _ of tx.scan(ns)) n++;
+      await tx.rollback();
+      return n;
+    };
+    assert.equal(await scanAll("big"), 2000);
+    const afterBig = db.stats().cache;
+    assert.equal(afterBig.pages, 1, "the big scan admitted nothing and evicted nothing");
+    assert.ok(afterBig.misses > hot.misses + 10, "it read its pages from the files");
+    await db.get("big", 7);
+    assert.equal(db.stats().cache.hits, afterBig.hits + 1, "the point read's page is still cached");
+    assert.equal(await scanAll("small"), 20);
+    const afterSmall = db.stats().cache;
+    assert.ok(afterSmall.pages > 1, "the small namespace's pages were admitted");
+    assert.equal(await scanAll("small"), 20);
+    assert.equal(db.stats().cache.misses, afterSmall.misses, "a second scan of it reads no file");
+    await db.close();
+  });
+});
+
 describe("page format (contract 17)", () => {
   both('opening a "yaml" database with { format: "json" } is TXTDB_FORMAT naming the manifest', async (env) => {
     const db = await env.open();

@@ -15,7 +15,7 @@ import { joinPath, memoryIO, open, type EditChange, type FileIO } from "../src/m
 import { basePath } from "../src/engine/page_base.ts";
 import fc from "fast-check";
 import { encodeValue } from "../src/codec/value.ts";
-import { pageFormats } from "../src/codec/page_formats.ts";
+import { pageFormats } from "./_helpers/page_formats.ts";
 import { codeOf, collect, errorOf, testSeed } from "./_helpers/expect.ts";
 import { runtime, startHelper, type Child } from "./_helpers/runtime.ts";
 

@@ -12,7 +12,7 @@ import fc from "fast-check";
 import { encodeKey, keyFromJson, keyToJson, type Key } from "../src/codec/key.ts";
 import { decodeValue, encodeValue, valueToJson, type JsonValue } from "../src/codec/value.ts";
 import type { PageEntry, PageFormat } from "../src/codec/page_format.ts";
-import { pageFormats } from "../src/codec/page_formats.ts";
+import { pageFormats } from "./_helpers/page_formats.ts";
 import { readCanonical } from "../src/codec/_xml_canonical.ts";
 import { decodeGeneral } from "../src/codec/page_format_xml.ts";
 import { ErrorCode, TxtDbError } from "../src/errors.ts";

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { encodeKey, type Key } from "../src/codec/key.ts";
 import { encodeValue } from "../src/codec/value.ts";
-import { pageFormats } from "../src/codec/page_formats.ts";
+import { pageFormats } from "./_helpers/page_formats.ts";
 import type { PageFormatName } from "../src/codec/page_format.ts";
 import { joinPath, memoryIO, open, type Database, type MemoryIO } from "../src/mod.ts";
 import { keyArb, valueArb } from "./_helpers/arbitraries.ts";
@@ -141,3 +141,10 @@ for (const format of formats) {
     });
   });
 }
+
+test("YAML and XML load on first use: loadPageFormat gives each format by name, undefined for an unknown one", async () => {
+  const { loadPageFormat, isPageFormatName } = await import("../src/codec/page_formats.ts");
+  for (const name of Object.keys(pageFormats) as PageFormatName[]) assert.equal(await loadPageFormat(name), pageFormats[name]);
+  assert.equal(await loadPageFormat("toml"), undefined);
+  assert.equal(isPageFormatName("__proto__"), false);
+});

@@ -29,7 +29,7 @@
 import { ConflictError, ErrorCode, TxtDbError, assert } from "../errors.ts";
 import { encodeKey, type Key } from "../codec/key.ts";
 import type { PageFormat, PageFormatName } from "../codec/page_format.ts";
-import { pageFormats } from "../codec/page_formats.ts";
+import { loadPageFormat } from "../codec/page_formats.ts";
 import type { DirectoryClaim, FileIO } from "../io/file_io.ts";
 import { ensureDirDurable } from "../io/durable_dir.ts";
 import { joinPath } from "../io/path.ts";
@@ -168,7 +168,7 @@ export class Database implements AsyncDisposable {
       try {
         const metrics = new Metrics();
         const manifest = await recoverManifest(io, dir, o, noCheckpointer);
-        const pages = new PageStore(io, dir, formatOf(manifest, dir), o.cacheBytes);
+        const pages = new PageStore(io, dir, await formatOf(manifest, dir), o.cacheBytes);
         if (noCheckpointer) await removeLeftoverPages(io, pages.root, manifest);
         const store = new Store(manifest, pages);
         const log = new CommitLog(io, dir, coord.logGeneration);
@@ -932,8 +932,8 @@ async function recoverManifest(io: FileIO, dir: string, o: EngineOptions, noChec
 }
 
 /** The page format a manifest names (contract 17): one this version cannot read is TXTDB_FORMAT. */
-function formatOf(manifest: Manifest, dir: string): PageFormat {
-  const format = pageFormats[manifest.format];
+async function formatOf(manifest: Manifest, dir: string): Promise<PageFormat> {
+  const format = await loadPageFormat(manifest.format);
   if (format === undefined) {
     throw new TxtDbError(ErrorCode.FORMAT, `the database in '${dir}' stores "${manifest.format}" pages, which this version of txtdb cannot read yet.`,
       { file: joinPath(dir, manifestFileName) });

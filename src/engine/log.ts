@@ -119,7 +119,9 @@ export class CommitLog {
   /** Log bytes appended by this process since it opened the log, for checkpoint scheduling. */
   bytesAppended = 0;
   /** SEG-7: the spaces written ahead of appends, a quarter of them left triggering the next. */
-  readonly #padding: Uint8Array;
+  readonly #paddingBytes: number;
+  /** The spaces themselves, made at the first pad (a handle that only reads never needs the megabyte). */
+  #padding: Uint8Array | null = null;
   /** SEG-5: reading and appending move #end; one of them at a time in this process. */
   #chain: Promise<void> = Promise.resolve();
   /** Operations queued on #chain and not settled (0: #end is not moving). */
@@ -133,7 +135,7 @@ export class CommitLog {
   constructor(io: FileIO, databaseDir: string, generation: BigInt64Array | null = null) {
     this.#io = io;
     this.#generation = generation;
-    this.#padding = padding(io.logPaddingBytes ?? logPadBytes);
+    this.#paddingBytes = io.logPaddingBytes ?? logPadBytes;
     this.#dir = joinPath(databaseDir, logDirName);
   }
 
@@ -474,7 +476,7 @@ export class CommitLog {
 
   /** SEG-7: whether less than a quarter of the padding is left past the end. */
   #paddingLow(): boolean {
-    return this.#end + this.#padding.length / 4 > this.#allocated;
+    return this.#end + this.#paddingBytes / 4 > this.#allocated;
   }
 
   /** SEG-7: pads past the end, unless another handle has already. */
@@ -483,6 +485,7 @@ export class CommitLog {
     this.#allocated = Math.max(this.#end, await active.size());
     if (!this.#paddingLow()) return;
     try {
+      this.#padding ??= padding(this.#paddingBytes);
       await active.write(this.#allocated, this.#padding);
       this.#allocated += this.#padding.length;
     } catch {

@@ -219,7 +219,7 @@ export class Store {
         let page: Page | null = null;
         if (chunk.index >= 0) {
           try {
-            page = await this.pages.load(files!, chunk.index);
+            page = await this.pages.loadForScan(files!, chunk.index); // PG-5
           } catch (err) {
             if (!(await this.#racedCheckpoint(err, manifest))) throw err;
             continue restart;
