@@ -15,6 +15,8 @@
 //                    withdraws the wait without leaving a lock behind.
 //   testLock         would this lock be granted now, and if not, which mode
 //                    is in the way.
+//   crc32c           the checksum of log lines and pages, with the CPU's
+//                    crc32 instruction where there is one.
 //
 // Operating errors reach JS as plain Errors with own properties `code` (the
 // errno name, or "EMISMATCH" / "ECANCELED"), `errno` (the OS number, 0 for
@@ -101,6 +103,8 @@
 //             shared with every process that maps the file, as an
 //             ArrayBuffer; collecting the buffer unmaps them. POSIX only:
 //             Windows exports no mapShared, and the caller does without.
+//   NATIVE-13 crc32c() returns what src/engine/_crc32c.ts returns for the
+//             same bytes, range and seed (txtdb_crc32c.h); it never blocks.
 //
 // TESTING AIDS
 //
@@ -126,6 +130,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "txtdb_crc32c.h"
 #include "txtdb_os.h"
 
 namespace txtdb {
@@ -840,6 +845,26 @@ Napi::Value CancelWait(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
+// NATIVE-13: crc32c(bytes, start, end, crc) — CRC-32C of bytes[start, end),
+// continuing crc; the same result as src/engine/_crc32c.ts (txtdb_crc32c.h).
+Napi::Value Crc32c(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ExpectArgs(info, 4, "crc32c");
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowTypeError(env, "crc32c", "bytes must be a Uint8Array");
+  }
+  auto bytes = info[0].As<Napi::Uint8Array>();
+  int64_t start = ArgByteCount(info, 1, "crc32c");
+  int64_t end = ArgByteCount(info, 2, "crc32c");
+  if (start > end || static_cast<size_t>(end) > bytes.ElementLength()) {
+    ThrowTypeError(env, "crc32c", "need 0 <= start <= end <= bytes.length");
+  }
+  if (!IsIntegerIn(info[3], 0, 4294967296.0)) ThrowTypeError(env, "crc32c", "crc must be an integer in [0, 2^32)");
+  uint32_t crc = info[3].As<Napi::Number>().Uint32Value();
+  uint32_t out = crc::Crc32c(crc, bytes.Data() + start, static_cast<size_t>(end - start));
+  return Napi::Number::New(env, static_cast<double>(out));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #ifndef _WIN32
   std::call_once(g_cancel_once, InstallCancelSignal);
@@ -857,6 +882,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cancelWait", Napi::Function::New(env, CancelWait, "cancelWait"));
   exports.Set("unlock", Napi::Function::New(env, Unlock, "unlock"));
   exports.Set("testLock", Napi::Function::New(env, TestLock, "testLock"));
+  exports.Set("crc32c", Napi::Function::New(env, Crc32c, "crc32c"));
 #ifndef _WIN32
   exports.Set("mapShared", Napi::Function::New(env, MapShared, "mapShared"));
 #endif

@@ -18,8 +18,10 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import fc from "fast-check";
 import { loadNative, NATIVE_ABI } from "../src/io/_native.ts";
 import type { NativeAddon } from "../src/io/_native_api.ts";
+import { crc32cJs } from "../src/engine/_crc32c.ts";
 
 const isDeno = "Deno" in globalThis;
 const isLinux = process.platform === "linux";
@@ -508,6 +510,42 @@ test("NATIVE-12: mapShared() maps bytes the file holds, shared: two mappings and
   }
 });
 
+test("NATIVE-13: crc32c() equals the JS crc32c for any bytes, range and seed (property; prints its seed)", () => {
+  const crc = addon().crc32c;
+  assert.ok(crc !== undefined, "this build exports crc32c");
+  const check = new TextEncoder().encode("123456789");
+  assert.equal(crc(check, 0, check.length, 0), 0xe3069283, "the CRC-32C check value");
+  const seed = process.env["TXTDB_SEED"] !== undefined ? Number(process.env["TXTDB_SEED"]) : Date.now() % 0x7fffffff;
+  console.log(`NATIVE-13: seed=${seed} (replay: TXTDB_SEED=${seed})`);
+  const input = fc.uint8Array({ maxLength: 3000 }).chain((bytes) =>
+    fc.tuple(fc.constant(bytes), fc.nat(bytes.length), fc.nat(bytes.length), fc.nat(0xffffffff)));
+  fc.assert(fc.property(input, ([bytes, a, b, seed32]) => {
+    const [start, end] = a <= b ? [a, b] : [b, a];
+    assert.equal(crc(bytes, start, end, seed32), crc32cJs(bytes, start, end, seed32));
+    // Continuing a CRC over a split range gives the CRC of the whole.
+    const mid = start + ((end - start) >> 1);
+    assert.equal(crc(bytes, mid, end, crc(bytes, start, mid, 0)), crc32cJs(bytes, start, end, 0));
+  }), { seed, numRuns: 300 });
+  const bytes = new Uint8Array(8);
+  const bad = (fn: () => unknown): void => assert.throws(fn, TypeError);
+  bad(() => crc(bytes, 4, 2, 0));
+  bad(() => crc(bytes, 0, 9, 0));
+  bad(() => crc(bytes, 0, 8, -1));
+  bad(() => (crc as (...args: unknown[]) => unknown)([1, 2], 0, 2, 0));
+  bad(() => (crc as (...args: unknown[]) => unknown)(new Uint16Array(4), 0, 2, 0));
+});
+
+test("NATIVE-13: the software crc32c (no crc32 instruction) gives the same values", async () => {
+  const script = path.join(tmp, "child-crc.mjs");
+  fs.writeFileSync(script, CHILD_CRC_SCRIPT);
+  const bytes = Array.from({ length: 2000 }, (_, i) => (i * 131 + 7) & 0xff);
+  const cases = [[0, 0, 0], [0, 9, 0], [3, 2000, 0], [1, 1999, 0xdeadbeef], [17, 1040, 1]];
+  const child = await runChild(script, { TXTDB_LOADER: loaderUrl(), TXTDB_NATIVE_CRC_SOFTWARE: "1", TXTDB_CASES: JSON.stringify({ bytes, cases }) }, () => {});
+  assert.equal(child.code, 0, child.stderr);
+  const u8 = Uint8Array.from(bytes);
+  assert.deepEqual(JSON.parse(child.stdout), cases.map(([start, end, seed]) => crc32cJs(u8, start!, end!, seed!)));
+});
+
 test("NATIVE-10: bad arguments throw TypeError", async () => {
   await withDescriptors(1, ([a], file) => {
     assert.ok(a);
@@ -584,6 +622,16 @@ test("NATIVE-11: terminating a worker with a pending wait cancels it and does no
 test("cleanup: remove the temporary directory", () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
+
+// A child process with the addon's crc32c forced to its software path.
+const CHILD_CRC_SCRIPT = `
+const { loadNative } = await import(process.env.TXTDB_LOADER);
+const { addon, error } = loadNative();
+if (error) throw error;
+const { bytes, cases } = JSON.parse(process.env.TXTDB_CASES);
+const u8 = Uint8Array.from(bytes);
+console.log(JSON.stringify(cases.map(([start, end, seed]) => addon.crc32c(u8, start, end, seed))));
+`;
 
 // A child process: waits for a lock the parent holds and prints when it gets
 // it. Nothing but the pending wait keeps its event loop alive.

@@ -84,4 +84,12 @@ export interface NativeAddon {
    * addons built before it (the adapter then does without).
    */
   mapShared?(token: number, length: number): ArrayBuffer;
+
+  /**
+   * CRC-32C of bytes[start, end), continuing `crc` (0 to start): the same
+   * value as crc32c() in src/engine/_crc32c.ts, with the CPU's crc32
+   * instruction where there is one. Synchronous; never blocks. Optional:
+   * absent from addons built before it (the JS function then does the work).
+   */
+  crc32c?(bytes: Uint8Array, start: number, end: number, crc: number): number;
 }
