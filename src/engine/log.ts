@@ -145,7 +145,8 @@ export class CommitLog {
 
   /** Lists the segments; creates the folder of a new database. */
   async open(): Promise<void> {
-    await ensureDirDurable(this.#io, this.#dir);
+    // A database with a manifest has a durable log folder (DB-6): its own sync only if it is missing.
+    if ((await this.#io.stat(this.#dir)) === undefined) await ensureDirDurable(this.#io, this.#dir);
     const names = await this.#io.readdir(this.#dir);
     this.#segments = names
       .map((name) => segmentPattern.exec(name))
