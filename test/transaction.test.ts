@@ -462,13 +462,12 @@ describe("values never alias engine state (TX-7)", () => {
     await db.close();
   });
 
-  test("values served from page files (PG-4) are fresh copies too, plain or tagged, through every read path", async () => {
+  test("values served from in-memory versions (VER-5) and page files (PG-4) are fresh copies too, plain or tagged, through every read path", async () => {
     const { db, io } = await fresh();
     const plain = () => JSON.parse('{"n":1,"deep":{"list":[1,{"x":[2]}]},"__proto__":{"p":1}}') as Record<string, unknown>;
     const tagged = () => ({ n: 1, when: new Date(1000), m: new Map([["a", [1]]]), $dollar: { y: 2 } });
     await db.put("a", "plain", plain());
     await db.put("a", "tagged", tagged());
-    await db.checkpoint(); // the pages a checkpoint admits hold text until their first point read
     const mutate = (v: unknown): void => {
       const o = v as Record<string, any>;
       o.n = 99;
@@ -489,6 +488,8 @@ describe("values never alias engine state (TX-7)", () => {
         await tx.rollback();
       }
     };
+    await check(db); // from the versions, parsed at the first read and kept parsed (VER-5)
+    await db.checkpoint(); // the pages a checkpoint admits hold text until their first point read
     await check(db);
     await db.close();
     const again = await open("/db", { io });

@@ -139,15 +139,19 @@ export function encodeValue(value: unknown): string {
  * ```
  */
 export function decodeValue(text: string): unknown {
-  let json: JsonValue;
-  try {
-    json = JSON.parse(text) as JsonValue;
-  } catch (err) {
-    throw corrupt(`value is not valid JSON: ${(err as Error).message}`, err);
-  }
+  const json = parseValueJson(text);
   // JSON.parse made fresh objects with own "__proto__" properties (VAL-5).
   if (isPlainValueText(text)) return json;
   return revive(json);
+}
+
+/** A stored value's JSON text parsed, still tagged (valueFromJson decodes it). @throws TxtDbError TXTDB_CORRUPT if it is not JSON. */
+export function parseValueJson(text: string): JsonValue {
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch (err) {
+    throw corrupt(`value is not valid JSON: ${(err as Error).message}`, err);
+  }
 }
 
 /**

@@ -136,8 +136,8 @@ export class Store {
   get(ns: string, enc: string, snapshot: number): unknown {
     const nsv = this.versions.get(ns);
     if (nsv !== undefined) {
-      const seen = nsv.visible(enc, snapshot);
-      if (seen !== undecided) return seen === undefined ? undefined : decodeValue(seen);
+      const value = nsv.visibleValue(enc, snapshot); // VER-5
+      if (value !== undecided) return value;
     }
     const files = this.manifest.namespaces.get(ns);
     if (files === undefined || files.pages.length === 0) return undefined;
@@ -156,8 +156,8 @@ export class Store {
         if (!(await this.#racedCheckpoint(err, manifest))) throw err;
         // The versions may have been pruned into the new pages: ask them again.
         const nsv = this.versions.get(ns);
-        const seen = nsv === undefined ? undecided : nsv.visible(enc, snapshot);
-        if (seen !== undecided) return seen === undefined ? undefined : decodeValue(seen);
+        const value = nsv === undefined ? undecided : nsv.visibleValue(enc, snapshot);
+        if (value !== undecided) return value;
       }
     }
   }

@@ -17,12 +17,21 @@
  * - VER-4  prune(C) after a checkpoint at C removes the versions and drops
  *          with TSN ≤ C: the page files hold their effect, and no snapshot is
  *          older than C (a checkpoint never passes the oldest live snapshot).
+ * - VER-5  A version's value is parsed once, at its first read, and kept
+ *          parsed; every read hands out a copy (valueFromJson, VAL-8), never
+ *          the kept tree. Copying is ~10× cheaper than parsing the text
+ *          again: a key written recently and read often (read-your-writes,
+ *          an index entry and its row) costs a copy per read, as a cached
+ *          page does (PG-4).
  */
+import { parseValueJson, valueFromJson, type JsonValue } from "../codec/value.ts";
 
 export interface Version {
   readonly tsn: number;
   /** JSON text of the value; undefined for a delete. */
   readonly valueText: string | undefined;
+  /** VER-5: the text parsed, from the first read on; engine state, never handed out. */
+  json: JsonValue | undefined;
 }
 
 /** visible() when the in-memory versions do not know the key: the page files decide. */
@@ -49,7 +58,7 @@ export class NamespaceVersions {
       this.#chains.set(enc, chain);
       this.#unsorted.push(enc);
     }
-    chain.push({ tsn, valueText });
+    chain.push({ tsn, valueText, json: undefined });
     this.lastWriteTsn = tsn;
   }
 
@@ -60,13 +69,28 @@ export class NamespaceVersions {
 
   /** VER-2: the value text at the snapshot, undefined if absent, or `undecided`. */
   visible(enc: string, snapshot: number): string | undefined | typeof undecided {
+    const v = this.#visibleVersion(enc, snapshot);
+    return v === undecided || v === undefined ? v : v.valueText;
+  }
+
+  /** VER-2, VER-5: the value at the snapshot, decoded (a fresh value), undefined if absent, or `undecided`. */
+  visibleValue(enc: string, snapshot: number): unknown {
+    const v = this.#visibleVersion(enc, snapshot);
+    if (v === undecided) return undecided;
+    if (v === undefined || v.valueText === undefined) return undefined;
+    v.json ??= parseValueJson(v.valueText);
+    return valueFromJson(v.json);
+  }
+
+  /** VER-2: the version visible at the snapshot (its text undefined for a delete), undefined after a drop, or `undecided`. */
+  #visibleVersion(enc: string, snapshot: number): Version | undefined | typeof undecided {
     const drop = this.#drops.length === 0 ? 0 : this.#lastDropAtOrBefore(snapshot);
     const chain = this.#chains.get(enc);
     if (chain !== undefined) {
       for (let i = chain.length - 1; i >= 0; i--) {
         const v = chain[i]!;
         if (v.tsn > snapshot) continue;
-        if (v.tsn >= drop) return v.valueText;
+        if (v.tsn >= drop) return v;
         break;
       }
     }
