@@ -18,6 +18,7 @@ import {
 import { codeOf, collect, errorOf, testSeed } from "./_helpers/expect.ts";
 import { contentEnd } from "../src/engine/log_record.ts";
 import { causedBy, CrashImages, dump, HookIO, keyId, Model, stage, type Image, type ModelOp, type Snapshot } from "./_helpers/crash.ts";
+import { ErrSeq, errseqIO } from "./_helpers/sched_io.ts";
 
 const seed = testSeed("recovery");
 
@@ -461,6 +462,135 @@ describe("I/O errors (GC-5)", () => {
     await d.close();
     for (const db of [c, b]) await db.close();
     await a.close().catch(() => {});
+  });
+
+  // SEG-10 and SEG-1 (errseqIO gives Linux's errseq between handles). The
+  // first was found by the two-handle fault property in
+  // test/verify_durability.test.ts once it checked D-8.
+
+  test("SEG-10: a reopen after another handle's failed log datasync serves only what is durable; a power loss right after it keeps that state", async () => {
+    // Was: the failed records stayed in the log (another handle was open,
+    // GC-5) and in the page cache, clean; the segment after the rotation was
+    // empty, so the reopen's datasync carried nothing of them.
+    const mem = memoryIO();
+    const errseq = new ErrSeq();
+    const a = await open(dir, { io: errseqIO(mem, errseq) });
+    const b = await open(dir, { io: errseqIO(mem, errseq) }); // open: a's records are not cut (GC-5)
+    await a.put("t", 1, "one");
+    await b.checkpoint(); // b's next append starts a new segment
+    mem.injectFault({ op: "datasync", code: "EIO", path: /log\/\d+\.jsonl$/ });
+    assert.equal(await codeOf(() => a.put("t", 2, "two")), "TXTDB_IO"); // lost to a power loss (MEM-5), still read from the page cache
+    mem.clearFaults();
+    // b had the segment open when a's datasync failed: errseq fails the datasync of its rotation, the `next` marker in the file
+    assert.equal(await codeOf(() => b.put("t", 3, "three")), "TXTDB_IO");
+    await a.close();
+    await b.close();
+    assert.equal((await mem.readFile(joinPath(dir, "log", "0000000000000003.jsonl"))).length, 0, "the last segment is empty");
+    const reopened = await open(dir, { io: mem }); // another process: errseq tells it nothing
+    const served = await dump(reopened);
+    const durable = await open(dir, { io: mem.crash() }).catch((err: unknown) => assert.fail(`the image does not open: ${String(err)}`));
+    assert.deepEqual(await dump(durable), served, "D-8: a power loss right after the reopen keeps what it served");
+    await durable.close();
+    const { tsn } = await reopened.put("t", 4, "four");
+    const later = await open(dir, { io: mem.crash() }).catch((err: unknown) => assert.fail(`the image does not open: ${String(err)}`));
+    assert.equal(await later.get("t", 4), "four", `acknowledged commit ${tsn} lost`);
+    assert.deepEqual(await later.check(), { ok: true, problems: [] });
+    await later.close();
+    await reopened.close();
+  });
+
+  test("SEG-10: open rejects with TXTDB_IO when the datasync of the log's unattested tail fails", async () => {
+    const mem = memoryIO();
+    const db = await open(dir, { io: mem });
+    await db.put("t", 1, "one");
+    await db.checkpoint(); // the next append starts a new segment
+    const first = /log\/0+1\.jsonl$/;
+    mem.injectFault({ op: "datasync", code: "EIO", path: first }); // the rotation's: the `next` marker is in the file, not durable
+    assert.equal(await codeOf(() => db.put("t", 2, "two")), "TXTDB_IO");
+    mem.clearFaults();
+    await db.close();
+    mem.injectFault({ op: "datasync", code: "EIO", path: first });
+    const err = await errorOf(() => open(dir, { io: mem }));
+    assert.equal(err.code, "TXTDB_IO");
+    assert.ok(causedBy(err, "EIO"), "the OS error is the cause");
+    mem.clearFaults();
+    for (const io of [mem, mem.crash()]) {
+      const d = await open(dir, { io });
+      assert.deepEqual(await dump(d), [["t", [["1", "one"]]]]);
+      assert.deepEqual(await d.check(), { ok: true, problems: [] });
+      await d.close();
+    }
+  });
+
+  test("SEG-10: a clean reopen (the log retired at close) does no datasync; one with lines in the log does one", async () => {
+    const mem = memoryIO();
+    const db = await open(dir, { io: mem });
+    await db.put("t", 1, "one");
+    await db.close(); // checkpoints and retires the log (SEG-3)
+    let before = mem.counters.datasyncs;
+    const again = await open(dir, { io: mem });
+    assert.equal(mem.counters.datasyncs - before, 0, "a clean reopen does no datasync (reopen time is a benchmark target)");
+    assert.equal(await again.get("t", 1), "one");
+    await again.put("t", 2, "two");
+    before = mem.counters.datasyncs;
+    const other = await open(dir, { io: mem }); // `again` is open: its line is in the log, unattested
+    assert.equal(mem.counters.datasyncs - before, 1, "the unattested tail: one datasync");
+    assert.equal(await other.get("t", 2), "two");
+    await other.close();
+    await again.close();
+  });
+
+  test("SEG-1: a handle following a `next` marker re-writes the old segment's unattested tail before its datasync: its commits never sit behind a hole", async () => {
+    // Was: z opened the second segment after a's datasync of it failed, so
+    // errseq told z nothing; z's datasync before following the marker carried
+    // nothing of a's record (clean in the page cache), and z's acknowledged
+    // commit in the third segment sat behind the hole: the image was TXTDB_CORRUPT.
+    const mem = memoryIO();
+    const errseq = new ErrSeq();
+    const v = await open(dir, { io: errseqIO(mem, errseq) });
+    const a = await open(dir, { io: errseqIO(mem, errseq) });
+    const z = await open(dir, { io: errseqIO(mem, errseq) }); // reads nothing until its commit below
+    await v.put("t", 1, "one");
+    await v.checkpoint();
+    await v.put("t", 2, "two"); // the second segment
+    await v.checkpoint(); // v's next append starts a third one
+    mem.injectFault({ op: "datasync", code: "EIO", path: /log\/0+2\.jsonl$/ });
+    assert.equal(await codeOf(() => a.put("t", 3, "three")), "TXTDB_IO"); // clean in the page cache, lost to a power loss (MEM-5)
+    mem.clearFaults();
+    assert.equal(await codeOf(() => v.put("t", 4, "v's")), "TXTDB_IO"); // errseq fails its rotation's datasync: the marker is in the file
+    assert.deepEqual(await z.put("t", 4, "z's"), { tsn: 4 }); // z follows both markers
+    const image = mem.crash();
+    const d = await open(dir, { io: image }).catch((err: unknown) => assert.fail(`the image does not open: ${String(err)}`));
+    assert.equal(await d.get("t", 4), "z's", "the acknowledged commit survives");
+    assert.deepEqual(await d.check(), { ok: true, problems: [] });
+    await d.close();
+    for (const db of [z, v, a]) await db.close().catch(() => {});
+  });
+
+  test('GC-5, SEG-8: under "relaxed", a failed background datasync stops the handle: no later line attests the bytes it lost', async () => {
+    // Was: the failure was ignored; the next background datasync succeeded
+    // (errseq reports a failure once) without the lost bytes, and the next
+    // line attested them: a power loss left a log that opened as TXTDB_CORRUPT.
+    const mem = memoryIO();
+    let clockMs = 0;
+    const db = await open(dir, { io: mem, durability: "relaxed", now: () => clockMs });
+    const backgroundSync = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
+    await db.put("t", 1, "one");
+    await backgroundSync();
+    mem.injectFault({ op: "datasync", code: "EIO", path: /log\/\d+\.jsonl$/ });
+    clockMs += 2000;
+    await db.put("t", 2, "two"); // acknowledged ("relaxed"); its background datasync fails
+    await backgroundSync();
+    for (const k of [3, 4]) {
+      clockMs += 2000;
+      assert.equal(await codeOf(() => db.put("t", k, k)), "TXTDB_IO", `commit ${k} after the failed datasync`);
+      await backgroundSync();
+    }
+    const d = await open(dir, { io: mem.crash() }).catch((err: unknown) => assert.fail(`the image does not open: ${String(err)}`));
+    assert.equal(await d.get("t", 1), "one");
+    assert.deepEqual(await d.check(), { ok: true, problems: [] });
+    await d.close();
+    await db.close();
   });
 
   // The next four were found by the two-handle fault property in

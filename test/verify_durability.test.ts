@@ -43,8 +43,11 @@ describe("an injected I/O fault at any call", () => {
   // went on serving its unwritten commit (GC-5); the other handle, following
   // the marker to nothing, rejected a commit with TXTDB_IO and went on
   // committing (GC-5). Then a checkpoint installed without its marker, folded
-  // over by the other handle (DB-5). Regression tests in recovery.test.ts.
-  const two = "two handles, I/O in scheduler order, a fault at a datasync or log write of either: D-1…D-7 hold";
+  // over by the other handle (DB-5). Checking D-8 too, it found the reopen
+  // serving records another handle's failed datasync had left clean in the
+  // page cache, behind an empty segment its datasync covered alone (SEG-10).
+  // Regression tests in recovery.test.ts.
+  const two = "two handles, I/O in scheduler order, a fault at a datasync or log write of either: D-1…D-8 hold";
   test(two, () => verifyProperty({ file, name: two, runs: 40 }, faultScheduledProperty()));
 
   // Systematic: a workload × a fault at every call of every operation, until the calls run out.

@@ -21,7 +21,9 @@
  * - PP-5  Group commit across processes: a handle that needs its records
  *         durable first checks whether another handle has published a
  *         durable TSN that covers them; if not, it datasyncs the log and
- *         publishes the newest TSN that datasync covered. Datasyncs of
+ *         publishes the newest TSN that datasync covered (none when its log
+ *         descriptor has not re-written the unattested tail yet, SEG-8: the
+ *         datasync may not have carried all of it). Datasyncs of
  *         several processes run concurrently (the file system's journal
  *         batches them); none waits for a lock to sync.
  * - PP-6  Log generation: the lock file's first 8 bytes, mapped shared where

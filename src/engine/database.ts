@@ -9,7 +9,10 @@
  *      format (contract 17);
  *   3. delete leftover .tmp page files;
  *   4. replay the log above the checkpoint TSN into memory; cut a torn tail
- *      (SEG-2) — time proportional to the log, not to the database.
+ *      (SEG-2) — time proportional to the log, not to the database;
+ *   5. make the log's unattested tail durable by this handle's own datasync
+ *      (SEG-10), so it serves nothing a power loss would take — none when
+ *      the log is empty, as a clean close leaves it.
  *
  * - DB-1  begin() sees every commit whose commit() resolved before it was
  *         called (contract 6): commits are applied before they resolve.
@@ -188,7 +191,12 @@ export class Database implements AsyncDisposable {
         }
         for (const record of replay.records) store.applyForeign(record);
         metrics.recoveredRecords = replay.records.length;
-        await log.openForAppend(store.lastTsn + 1);
+        try {
+          await log.openForAppend(store.lastTsn + 1); // SEG-10: what it serves is durable
+        } catch (err) {
+          await log.close().catch(() => {});
+          throw err;
+        }
         return new Database(dir, o, { store, log, coord, claim, metrics });
       } finally {
         if (noCheckpointer) coord.releaseCheckpointLock();
@@ -269,9 +277,9 @@ export class Database implements AsyncDisposable {
     if (coord.durableAtLeast(tsn)) return;
     await this.#catchUp(false); // then this datasync covers, and publishes, the others' records too
     const covered = this.#store.lastTsn;
-    await this.#log.datasync();
+    const carriedAll = await this.#log.datasync();
     this.#metrics.datasyncs++;
-    coord.publishDurable(covered);
+    if (carriedAll) coord.publishDurable(covered); // SEG-8: not through a descriptor that re-wrote nothing yet
   }
 
   /**

@@ -36,6 +36,9 @@
  *         ones until the database is reopened, and the datasync is never
  *         retried (after a failed fsync the kernel may have dropped the dirty
  *         pages: a retry could "succeed" without the data being on disk).
+ *         The log itself refuses to append after any failed datasync of its
+ *         handle (SEG-8) — under "relaxed" too, where the failed datasync was
+ *         a background one and the next append is what fails.
  *         The unacknowledged records are cut from the log when no other
  *         handle is open; otherwise their fate is the file's, and this handle
  *         holds exactly what the file does: the batches it appended whole,
@@ -290,7 +293,7 @@ export class GroupCommit {
     this.#syncing = true;
     this.#syncLoop = this.#o.log.datasync().then(
       () => void this.#o.metrics.datasyncs++,
-      () => {}, // relaxed never promised this sync; the next one may succeed or the next commit's write fails
+      () => {}, // relaxed never promised this sync; the log appends nothing after it (SEG-8): the next commit fails stop
     ).finally(() => {
       this.#syncing = false;
     });

@@ -12,7 +12,14 @@
  *          catching up to its end. A new segment's name is durable (syncDir)
  *          before anything in it is; the old segment then gets a `next`
  *          marker and a datasync, so it is durable whole before the next one
- *          holds anything, and readers follow the marker.
+ *          holds anything, and readers follow the marker. A reader that
+ *          follows it datasyncs the old segment itself first (the rotator's
+ *          datasync may have failed), after re-writing its unattested tail
+ *          (SEG-8): its descriptor may have been opened after another
+ *          handle's failed write-back, which left those bytes clean in the
+ *          page cache, where a datasync does not carry them. The bytes are
+ *          the ones it read, and a segment closed by its marker changes no
+ *          more: no writer lock is needed.
  * - SEG-2  Recovery reads every segment that may hold a record above the
  *          checkpoint TSN. A bad line (LOG-1) at offset o is corruption —
  *          TXTDB_CORRUPT with file and offset — if a later valid line attests
@@ -38,7 +45,20 @@
  *          failed (errseq); another handle's failed datasync may have left
  *          those bytes in the page cache only, marked clean. Re-writing them
  *          makes this handle's own datasync carry them to disk, or fail and
- *          fail stop — never acknowledge a commit behind a hole.
+ *          fail stop — never acknowledge a commit behind a hole. Until it
+ *          has, a datasync through that descriptor claims nothing durable
+ *          (datasync() says so, and PP-5 publishes nothing). A handle whose
+ *          datasync failed appends nothing more and never datasyncs again
+ *          (GC-5): errseq told it once, so its next datasync would succeed
+ *          without the lost bytes, and its next line would attest them.
+ * - SEG-10 Open (recovery, under the writer lock) does the same for the last
+ *          segment that holds a line — the last one, or the one before an
+ *          empty last one (SEG-6 keeps that only behind the `next` marker
+ *          ending it): it re-writes the unattested tail and datasyncs it, so
+ *          a handle opened after another's failed write-back serves only
+ *          what its own datasync made durable. If that fails, open rejects
+ *          with TXTDB_IO. No unattested tail (an empty log, as a clean close
+ *          leaves it), no datasync: a clean open costs none.
  * - SEG-9  Every change to a segment's lines — an append, a cut — adds one to
  *          the shared log generation (PP-6, src/engine/coordination.ts) once
  *          it is in the file. A handle that finds the generation where it was
@@ -128,6 +148,8 @@ export class CommitLog {
   #chained = 0;
   /** Set when the datasync of a segment being followed failed (SEG-1): sticky, like GC-5. */
   #followFailure: unknown = null;
+  /** Set when any datasync of this handle's failed (SEG-8, GC-5): sticky; it appends nothing more. */
+  #syncFailure: unknown = null;
   /** SEG-9: the shared log generation (null: probe the log instead), and its value when this handle last caught up. */
   readonly #generation: BigInt64Array | null;
   #seenGeneration = -1n;
@@ -237,23 +259,33 @@ export class CommitLog {
   /**
    * After recovery, under the writer lock: reads and appends continue at the
    * end of the last segment (a new database gets its first one, starting at
-   * `nextTsn`).
+   * `nextTsn`) — once the unattested tail of the last segment that holds a
+   * line is durable (SEG-10). After a process crash, or another handle's
+   * failed write-back, it may sit in the page cache only: it is made durable
+   * before this handle serves it or any new line attests it (SEG-2).
    */
   async openForAppend(nextTsn: number): Promise<void> {
-    let last = this.#segments.at(-1);
-    if (last === undefined) {
-      last = await this.#createSegment(nextTsn);
+    const last = this.#segments.at(-1) ?? (await this.#createSegment(nextTsn));
+    const previous = this.#segments.at(-2);
+    await this.#readWhole(last);
+    if (this.#end === 0 && previous !== undefined) {
+      // SEG-6 kept this empty segment: the `next` marker ending the one before leads to it.
+      await this.#readWhole(previous);
+      await this.#syncTail();
+      await this.#readWhole(last);
     }
-    await this.#switchTo(last);
+    await this.#syncTail();
+  }
+
+  /** Makes `segment` the active one, positioned at the end of its lines (recovery cut any torn tail, SEG-7). */
+  async #readWhole(segment: Segment): Promise<void> {
+    await this.#switchTo(segment);
     const lines = scanLines(await this.#active!.readAll());
-    this.#end = linesEnd(lines); // SEG-7: recovery cut any torn tail
+    this.#end = linesEnd(lines);
     this.#attested = attestedIn(lines);
     this.#allocated = await this.#active!.size();
-    // After a process crash the tail may sit in the page cache only: make it
-    // durable before any new line attests it (SEG-2, SEG-8).
-    await this.#verifyTail();
-    await this.#active!.datasync();
-    this.#durable = this.#end;
+    this.#durable = 0;
+    this.#foreignAfterDurable = false;
   }
 
   /**
@@ -372,9 +404,12 @@ export class CommitLog {
   async #follow(firstTsn: number): Promise<void> {
     const segment = this.#segments.find((s) => s.firstTsn === firstTsn) ?? { firstTsn, path: joinPath(this.#dir, segmentName(firstTsn)) };
     // SEG-1: nothing may be appended to the next segment before this one is
-    // durable whole; its rotator's datasync may have failed.
+    // durable whole; its rotator's datasync may have failed, and another
+    // handle's failed write-back may have left its tail clean in the page
+    // cache: re-written, then synced. The segment ends with the marker just
+    // read, so everything before it is read.
     // A failed datasync is never retried (GC-5): this handle reads and appends no more.
-    await this.#active!.datasync().catch((err: unknown) => Promise.reject((this.#followFailure = err)));
+    await this.#syncTail().catch((err: unknown) => Promise.reject((this.#followFailure = err)));
     await this.#switchTo(segment); // LogResync if a checkpoint removed it meanwhile
     if (!this.#segments.includes(segment)) {
       this.#segments.push(segment);
@@ -431,7 +466,11 @@ export class CommitLog {
     this.#tailVerified = false;
   }
 
-  /** SEG-8: under the writer lock, caught up. */
+  /**
+   * SEG-8: re-writes the active segment's unattested tail, as read. Under the
+   * writer lock and caught up — or in a segment a `next` marker closed
+   * (SEG-1), whose lines no longer change.
+   */
   async #verifyTail(): Promise<void> {
     const from = Math.max(this.#attested, this.#durable);
     if (from < this.#end) {
@@ -439,6 +478,36 @@ export class CommitLog {
       await active.write(from, await active.read(from, this.#end - from));
     }
     this.#tailVerified = true;
+  }
+
+  /**
+   * SEG-10, SEG-1: makes the active segment's lines durable by this handle's
+   * own datasync, their unattested tail re-written first (SEG-8). Nothing
+   * unattested: nothing to write, no datasync.
+   */
+  async #syncTail(): Promise<void> {
+    const unattested = Math.max(this.#attested, this.#durable) < this.#end;
+    await this.#verifyTail();
+    if (unattested) await this.#sync(this.#active!);
+    this.#durable = this.#end;
+  }
+
+  /** A datasync of this handle's. GC-5, SEG-8: one that fails is never retried, and nothing is appended after it. */
+  async #sync(handle: FileHandle): Promise<void> {
+    if (this.#syncFailure !== null) throw this.#stoppedError();
+    try {
+      await handle.datasync();
+    } catch (err) {
+      this.#syncFailure ??= err;
+      throw err;
+    }
+  }
+
+  #stoppedError(): TxtDbError {
+    const path = this.#activeSegment?.path ?? this.#dir;
+    const why = this.#syncFailure instanceof Error ? this.#syncFailure.message : String(this.#syncFailure);
+    return new TxtDbError(ErrorCode.IO, `a datasync of the commit log '${path}' failed earlier (${why}): this handle appends ` +
+      "nothing more to it (its next datasync could succeed without the lost bytes). Close and reopen the database.", { cause: this.#syncFailure, file: path });
   }
 
   /** The next append starts a new segment (after a checkpoint made the current one removable). */
@@ -449,7 +518,8 @@ export class CommitLog {
   /** Appends a batch of records as one write; the caller holds the writer lock and has caught up (SEG-1). */
   append(records: ReadonlyArray<{ tsn: number; opsText: string }>): Promise<void> {
     return this.#exclusive(async () => {
-      if (this.#rotateRequested || this.#end >= segmentBytesMax) await this.#rotate(records[0]!.tsn);
+      const rotate = this.#rotateRequested || this.#end >= segmentBytesMax;
+      if (rotate && this.#syncFailure === null) await this.#rotate(records[0]!.tsn); // else #write refuses (SEG-8): no segment for nothing
       await this.#write(encodeBatch(records, this.#durable));
     });
   }
@@ -460,9 +530,10 @@ export class CommitLog {
   }
 
   async #write(bytes: Uint8Array, pad = true): Promise<void> {
+    this.#lastAppendAt = this.#end;
+    if (this.#syncFailure !== null) throw this.#stoppedError(); // SEG-8: nothing after a failed datasync (GC-5 then cuts nothing)
     if (!this.#tailVerified) await this.#verifyTail();
     const active = this.#active!;
-    this.#lastAppendAt = this.#end;
     try {
       await active.write(this.#end, bytes);
     } catch (err) {
@@ -496,17 +567,26 @@ export class CommitLog {
     }
   }
 
-  /** Makes every byte appended so far durable (other processes' too: it is one file). */
-  async datasync(): Promise<void> {
+  /**
+   * Makes every byte appended so far durable (other processes' too: it is
+   * one file). Resolves with whether that holds for every line this handle
+   * has read: not before its descriptor re-wrote the unattested tail
+   * (SEG-8) — lines a failed write-back of another handle left clean are
+   * not carried (PP-5 must not publish them).
+   */
+  async datasync(): Promise<boolean> {
     const active = this.#active!;
     const end = this.#end;
-    await active.datasync();
+    const verified = this.#tailVerified;
+    await this.#sync(active);
+    if (!verified) return false;
     // The file may have been cut meanwhile (GC-5): never claim more than it holds.
     const covered = Math.min(end, this.#end);
     if (this.#active === active && covered > this.#durable) {
       this.#durable = covered;
       if (covered === this.#end) this.#foreignAfterDurable = false;
     }
+    return true;
   }
 
   /**
@@ -566,7 +646,7 @@ export class CommitLog {
     // whoever follows the marker syncs the old segment itself, SEG-1) — and
     // this handle reads on in the new segment too.
     try {
-      await this.#active!.datasync();
+      await this.#sync(this.#active!);
     } finally {
       await this.#switchTo(segment);
       this.#end = 0;

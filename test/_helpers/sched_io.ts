@@ -13,6 +13,10 @@
  *   records in it.
  * - "sync-start" / "sync-end": a datasync of `path` was called / completed.
  * The test adds its own ("ack": a commit resolved) to check GC-1.
+ *
+ * ErrSeq models Linux's errseq between the handles of one test, under
+ * scheduledIO or, without a scheduler, errseqIO (deterministic regression
+ * tests).
  */
 import fc from "fast-check";
 import { ErrorCode, TxtDbError, type FileHandle, type FileIO } from "../../src/mod.ts";
@@ -63,10 +67,11 @@ const tsnsIn = (data: Uint8Array): number[] => [...new TextDecoder().decode(data
 
 /**
  * Linux's errseq (since 4.13), which memoryIO's MEM-5 does not model across
- * handles: a failed datasync of a file is reported once to every other handle
- * that had the file open when it failed — its next datasync writes what is
- * dirty, then rejects with EIO. Shared by the scheduledIO wrappers of one
- * test (one per simulated process).
+ * handles: a failed datasync of a file is reported once to every other
+ * descriptor that had the file open when it failed — its next datasync
+ * writes what is dirty, then rejects with EIO. A descriptor opened after the
+ * failure is told nothing. Shared by the wrappers of one test (scheduledIO
+ * or errseqIO, one per simulated process).
  */
 export class ErrSeq {
   readonly #failures = new Map<string, number>();
@@ -78,13 +83,63 @@ export class ErrSeq {
   now(path: string): number {
     return this.#failures.get(path) ?? 0;
   }
+
+  /**
+   * A descriptor of `path` opened now: returns its datasync, given the
+   * underlying one (`sync`). A failure is recorded for the other
+   * descriptors; a success after a failure elsewhere since this one was
+   * opened (or last told) rejects with EIO, once.
+   */
+  descriptor(path: string): (sync: () => Promise<void>) => Promise<void> {
+    let seen = this.now(path);
+    return async (sync) => {
+      try {
+        await sync();
+      } catch (err) {
+        seen = this.failed(path);
+        throw err;
+      }
+      if (seen < this.now(path)) {
+        seen = this.now(path);
+        throw new TxtDbError(ErrorCode.IO, `datasync '${path}' failed: an earlier writeback of this file failed (errseq)`, { cause: Object.assign(new Error("EIO"), { code: "EIO" }), file: path });
+      }
+    };
+  }
+}
+
+/**
+ * Wraps `io` with Linux's errseq between the descriptors opened through
+ * every wrapper that shares `errseq` (one wrapper per simulated process),
+ * with no scheduler: for deterministic regression tests
+ * (test/recovery.test.ts). Faults are injected into the underlying memoryIO.
+ */
+export function errseqIO(io: FileIO, errseq: ErrSeq): FileIO {
+  return new Proxy(io, {
+    get(target, prop) {
+      if (prop === "open") {
+        return async (path: string, o?: Parameters<FileIO["open"]>[1]) => {
+          const h = await target.open(path, o);
+          const datasync = errseq.descriptor(path);
+          return new Proxy(h, {
+            get(t, p) {
+              if (p === "datasync") return () => datasync(() => t.datasync());
+              const v = Reflect.get(t, p) as unknown;
+              return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+            },
+          });
+        };
+      }
+      const v = Reflect.get(target, prop) as unknown;
+      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  }) as FileIO;
 }
 
 /** Wraps `io`: scheduled by `s`, recorded into `log`; `who` labels the tasks. */
 export function scheduledIO(io: FileIO, s: fc.Scheduler, log: EventLog, who: string, errseq: ErrSeq | null = null): FileIO {
   const gate = (label: string): Promise<void> => s.schedule(Promise.resolve(), `${who} ${label}`);
   const wrapHandle = (h: FileHandle, path: string): FileHandle => {
-    let seenFailures = errseq?.now(path) ?? 0;
+    const datasync = errseq?.descriptor(path) ?? ((sync: () => Promise<void>) => sync());
     // FileHandle.close(): pending operations finish first — those held at the gate too.
     const inFlight = new Set<Promise<unknown>>();
     const track = <T>(p: Promise<T>): Promise<T> => {
@@ -118,17 +173,10 @@ export function scheduledIO(io: FileIO, s: fc.Scheduler, log: EventLog, who: str
             await gate(`datasync ${path}`);
             const id = log.nextSyncId();
             log.add({ kind: "sync-start", path, id });
-            try {
+            await datasync(async () => {
               await target.datasync();
-            } catch (err) {
-              if (errseq !== null) seenFailures = errseq.failed(path);
-              throw err;
-            }
-            log.add({ kind: "sync-end", path, id });
-            if (errseq !== null && seenFailures < errseq.now(path)) {
-              seenFailures = errseq.now(path);
-              throw new TxtDbError(ErrorCode.IO, `datasync '${path}' failed: an earlier writeback of this file failed (errseq)`, { cause: Object.assign(new Error("EIO"), { code: "EIO" }), file: path });
-            }
+              log.add({ kind: "sync-end", path, id });
+            });
           })());
         case "read":
         case "readAll":
