@@ -6,11 +6,13 @@
 // run in the interpreter at about 70 ns a byte; here it is ~0.1 ns a byte
 // with the CPU's crc32 instruction and ~1 ns a byte without it.
 //
-// x86-64: SSE4.2 crc32, chosen at run time (__builtin_cpu_supports), so the
-// binary still runs on CPUs without it. aarch64 with the CRC extension
-// (always on Apple silicon): __crc32cd. Everything else: slicing-by-8 —
-// which tests reach on this machine through TXTDB_NATIVE_CRC_SOFTWARE=1,
-// read once at the first call.
+// x86-64 with GCC or Clang (not MSVC, nor clang-cl, whose linker lacks
+// __builtin_cpu_supports' runtime): SSE4.2 crc32, chosen at run time, so the
+// binary still runs on CPUs without it. aarch64 built with the CRC extension
+// (__ARM_FEATURE_CRC32: Apple silicon, or -march=armv8-a+crc; not Linux's
+// default armv8-a): __crc32cd. Everything else — big-endian hosts too —
+// slicing-by-8, which tests reach on this machine through
+// TXTDB_NATIVE_CRC_SOFTWARE=1, read once at the first call.
 #pragma once
 
 #include <cstddef>
@@ -18,7 +20,9 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define TXTDB_CRC_BIG_ENDIAN 1  // the 4- and 8-byte loads below assume little-endian
+#elif defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(_MSC_VER)
 #include <nmmintrin.h>
 #define TXTDB_CRC_X86 1
 #elif defined(__aarch64__) && defined(__ARM_FEATURE_CRC32)
@@ -55,13 +59,15 @@ inline const Tables& tables() {
 // The raw register (no pre/post inversion) over [p, p + n).
 inline uint32_t Software(uint32_t c, const uint8_t* p, size_t n) {
   const auto& t = tables().t;
+#if !TXTDB_CRC_BIG_ENDIAN
   for (; n >= 8; n -= 8, p += 8) {
     uint32_t lo;
-    std::memcpy(&lo, p, 4);  // little-endian hosts only: every platform txtdb builds for
+    std::memcpy(&lo, p, 4);  // little-endian (TXTDB_CRC_BIG_ENDIAN skips this loop)
     lo ^= c;
     c = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24] ^
         t[3][p[4]] ^ t[2][p[5]] ^ t[1][p[6]] ^ t[0][p[7]];
   }
+#endif
   for (; n > 0; n--, p++) c = t[0][(c ^ *p) & 0xff] ^ (c >> 8);
   return c;
 }

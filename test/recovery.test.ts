@@ -540,6 +540,58 @@ describe("I/O errors (GC-5)", () => {
     await again.close();
   });
 
+  test("DB-6, SEG-11: a reopen syncs no existing folder; the first commit syncs the database folder and its parent, once", async () => {
+    const mem = memoryIO();
+    const db = await open(dir, { io: mem });
+    await db.put("t", 1, "one");
+    await db.close();
+    let before = mem.counters.syncDirs;
+    const again = await open(dir, { io: mem });
+    assert.equal(mem.counters.syncDirs - before, 1, "only the log's new first segment (the log was retired at close)");
+    assert.equal(await again.get("t", 1), "one");
+    before = mem.counters.syncDirs;
+    await again.put("t", 2, "two");
+    assert.equal(mem.counters.syncDirs - before, 2, "the first line: the database folder and its parent");
+    before = mem.counters.syncDirs;
+    await again.put("t", 3, "three");
+    assert.equal(mem.counters.syncDirs - before, 0, "once per handle");
+    await again.close();
+  });
+
+  test("SEG-11: a database copied into place without syncs keeps every commit acknowledged after its reopen", async () => {
+    const mem = memoryIO();
+    const db = await open(dir, { io: mem });
+    await db.put("t", 1, "one");
+    await db.close();
+    // cp -r: every file's bytes durable, no directory entry of the copy synced.
+    const copy = "/restored/db";
+    const copyTree = async (from: string, to: string): Promise<void> => {
+      await mem.mkdir(to);
+      for (const name of await mem.readdir(from)) {
+        const st = (await mem.stat(`${from}/${name}`))!;
+        if (st.isDirectory) {
+          await copyTree(`${from}/${name}`, `${to}/${name}`);
+          continue;
+        }
+        const f = await mem.open(`${to}/${name}`, { create: true });
+        await f.write(0, await mem.readFile(`${from}/${name}`));
+        await f.datasync();
+        await f.close();
+      }
+    };
+    await mem.mkdir("/restored");
+    await mem.syncDir("/"); // the folder restored into was there before
+    await copyTree(dir, copy);
+    const restored = await open(copy, { io: mem });
+    const { tsn } = await restored.put("t", 2, "two");
+    const image = mem.crash();
+    const after = await open(copy, { io: image }).catch((err: unknown) => assert.fail(`the copy is gone after a power loss: ${String(err)}`));
+    assert.equal(await after.get("t", 2), "two", `acknowledged commit ${tsn} lost with the copy's folders`);
+    // Rows copied in page files are the copy's to make durable (`sync` after cp -r): txtdb never wrote them.
+    await after.close();
+    await restored.close();
+  });
+
   test("SEG-1: a handle following a `next` marker re-writes the old segment's unattested tail before its datasync: its commits never sit behind a hole", async () => {
     // Was: z opened the second segment after a's datasync of it failed, so
     // errseq told z nothing; z's datasync before following the marker carried

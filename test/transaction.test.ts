@@ -497,6 +497,26 @@ describe("values never alias engine state (TX-7)", () => {
     await again.close();
   });
 
+  test("VER-5: a snapshot older than a key's newest version reads its own version, fresh each time", async () => {
+    const { db } = await fresh();
+    await db.put("a", "x", { n: 1, list: [1] });
+    const old = await db.begin({ readOnly: true });
+    assert.deepEqual(await old.get("a", "x"), { n: 1, list: [1] }); // the newest version: parsed and kept
+    await db.put("a", "x", { n: 2, list: [2] }); // supersedes it
+    for (const tx of [old, old]) {
+      const v = (await tx.get("a", "x")) as { n: number; list: number[] };
+      assert.deepEqual(v, { n: 1, list: [1] });
+      v.list.push(9);
+    }
+    for (let i = 0; i < 2; i++) {
+      const w = (await db.get("a", "x")) as { n: number; list: number[] };
+      assert.deepEqual(w, { n: 2, list: [2] });
+      w.list.push(9);
+    }
+    await old.rollback();
+    await db.close();
+  });
+
   test("mutating a Uint8Array key after put changes nothing", async () => {
     const { db } = await fresh();
     const key = new Uint8Array([1, 2, 3]);

@@ -3,26 +3,29 @@
  * files. Detects every burst error up to 32 bits and torn sector writes with
  * probability 1 − 2⁻³².
  *
- * Ranges of nativeFromBytes or more go to the native addon where it loads
- * (NATIVE-13: the same function, on the CPU's crc32 instruction): besides
- * being faster on big pages, it spares a cold process the interpreter — the
- * first manifest and page a process checks would otherwise run this loop
- * before the JIT compiles it, at about 70 ns a byte (3 ms for a 45 KB
- * manifest, a quarter of a cold open).
+ * Ranges of nativeFromBytes or more go to the native addon once nativeIO()
+ * has loaded it (NATIVE-13: the same function, on the CPU's crc32
+ * instruction; memoryIO alone never loads the addon): besides being faster on
+ * big pages, it spares a cold process the interpreter — the first manifest
+ * and page a process checks would otherwise run this loop before the JIT
+ * compiles it, at about 70 ns a byte (3 ms for a 45 KB manifest, a quarter
+ * of a cold open).
  */
-import { loadNative } from "../io/_native.ts";
+import { loadedNative } from "../io/_native.ts";
 
 /** Below this many bytes the call into the addon costs more than the loop. */
 const nativeFromBytes = 512;
 
 type Crc32c = (bytes: Uint8Array, start: number, end: number, crc: number) => number;
 
-/** The addon's crc32c, null without one; looked up at the first big range. */
+/** The addon's crc32c once the addon was loaded (null: it has none, or did not load); undefined before. */
 let native: Crc32c | null | undefined;
 
-function nativeCrc32c(): Crc32c | null {
+function nativeCrc32c(): Crc32c | null | undefined {
   if (native === undefined) {
-    const addon = loadNative().addon;
+    const load = loadedNative();
+    if (load === undefined) return undefined; // not loaded (yet): ask again next time
+    const addon = load.addon;
     native = addon?.crc32c === undefined ? null : addon.crc32c.bind(addon);
   }
   return native;
@@ -49,7 +52,7 @@ const tables: Uint32Array[] = (() => {
 export function crc32c(bytes: Uint8Array, start = 0, end = bytes.length, crc = 0): number {
   if (end - start >= nativeFromBytes) {
     const fast = nativeCrc32c();
-    if (fast !== null) return fast(bytes, start, end, crc);
+    if (fast !== undefined && fast !== null) return fast(bytes, start, end, crc);
   }
   return crc32cJs(bytes, start, end, crc);
 }

@@ -28,10 +28,12 @@
  *         handle then refuses every operation with TXTDB_IO until reopened
  *         (open completes the checkpoint). A failure before that point leaves
  *         no trace and is retried by the next checkpoint.
- * - DB-6  A new database's folder and its log folder are made durable
- *         (ensureDirDurable) before its first manifest is written, so a
- *         manifest proves both: reopening one syncs no directory — each
- *         sync costs a journal commit, a sixth of a cold open here.
+ * - DB-6  Open syncs no directory that exists (each sync is a journal
+ *         commit, a sixth of a cold open here): a handle makes the database
+ *         folder's name and its log folder's durable once, before the first
+ *         line it writes or re-writes (SEG-11) — which also covers a
+ *         database that was copied into place or written by an older build.
+ *         Only creating one (and a log's first segment) syncs at open.
  */
 import { ConflictError, ErrorCode, TxtDbError, assert } from "../errors.ts";
 import { encodeKey, type Key } from "../codec/key.ts";
@@ -162,10 +164,8 @@ export class Database implements AsyncDisposable {
   /** Opens (and recovers) or creates the database in `dir`. */
   static async open(dir: string, o: EngineOptions): Promise<Database> {
     const { io } = o;
-    if ((await io.stat(joinPath(dir, manifestFileName))) === undefined) { // DB-6
-      await ensureDirDurable(io, dir);
-      await ensureDirDurable(io, joinPath(dir, logDirName));
-    }
+    // DB-6: a new database is durable, folders and all, before open returns.
+    if ((await io.stat(joinPath(dir, manifestFileName))) === undefined) await ensureDirDurable(io, joinPath(dir, logDirName));
     const claim = io.claimDirectory === undefined ? null : await io.claimDirectory(dir);
     let coord: Coordination | null = null;
     try {

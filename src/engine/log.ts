@@ -59,6 +59,12 @@
  *          what its own datasync made durable. If that fails, open rejects
  *          with TXTDB_IO. No unattested tail (an empty log, as a clean close
  *          leaves it), no datasync: a clean open costs none.
+ * - SEG-11 Before the first line a handle writes or re-writes, it syncs the
+ *          database folder and its parent, once: the log folder's name and
+ *          the database folder's are then durable, however the folders came
+ *          to be (created by an older build, copied into place). Open leaves
+ *          that to the first line, so a handle that only reads never pays
+ *          for it (DB-6).
  * - SEG-9  Every change to a segment's lines — an append, a cut — adds one to
  *          the shared log generation (PP-6, src/engine/coordination.ts) once
  *          it is in the file. A handle that finds the generation where it was
@@ -78,7 +84,7 @@
 import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { FileHandle, FileIO } from "../io/file_io.ts";
 import { ensureDirDurable } from "../io/durable_dir.ts";
-import { joinPath } from "../io/path.ts";
+import { dirname, joinPath } from "../io/path.ts";
 import { catchUpProbeBytes, catchUpReadBytes, logDirName, logPadBytes, segmentBytesMax } from "./_defaults.ts";
 import {
   BadLine, contentEnd, corruptLog, encodeBatch, encodeMarker, isPadding, parseLine, scanLines, type LogRecord, type ReadRecord, type ScannedLine,
@@ -131,6 +137,8 @@ export class CommitLog {
   #attested = 0;
   /** Whether the active descriptor may append without re-writing the unattested tail first (SEG-8). */
   #tailVerified = false;
+  /** Whether this handle has made the log folder's and the database folder's names durable (SEG-11). */
+  #foldersDurable = false;
   /** Where this process last appended a batch (GC-5: cut back to here if it fails). */
   #lastAppendAt = 0;
   /** Whether lines of other processes were read past #durable (GC-5: then nothing is cut). */
@@ -167,7 +175,7 @@ export class CommitLog {
 
   /** Lists the segments; creates the folder of a new database. */
   async open(): Promise<void> {
-    // A database with a manifest has a durable log folder (DB-6): its own sync only if it is missing.
+    // An existing log folder is made durable at this handle's first line (SEG-11), not here (DB-6).
     if ((await this.#io.stat(this.#dir)) === undefined) await ensureDirDurable(this.#io, this.#dir);
     const names = await this.#io.readdir(this.#dir);
     this.#segments = names
@@ -487,9 +495,18 @@ export class CommitLog {
    */
   async #syncTail(): Promise<void> {
     const unattested = Math.max(this.#attested, this.#durable) < this.#end;
+    if (unattested) await this.#makeFoldersDurable();
     await this.#verifyTail();
     if (unattested) await this.#sync(this.#active!);
     this.#durable = this.#end;
+  }
+
+  /** SEG-11: once per handle, the database folder (the log folder's entry) and its parent (the database folder's entry) synced. */
+  async #makeFoldersDurable(): Promise<void> {
+    if (this.#foldersDurable) return;
+    const databaseDir = dirname(this.#dir);
+    await Promise.all([this.#io.syncDir(databaseDir), this.#io.syncDir(dirname(databaseDir))]);
+    this.#foldersDurable = true;
   }
 
   /** A datasync of this handle's. GC-5, SEG-8: one that fails is never retried, and nothing is appended after it. */
@@ -506,8 +523,9 @@ export class CommitLog {
   #stoppedError(): TxtDbError {
     const path = this.#activeSegment?.path ?? this.#dir;
     const why = this.#syncFailure instanceof Error ? this.#syncFailure.message : String(this.#syncFailure);
-    return new TxtDbError(ErrorCode.IO, `a datasync of the commit log '${path}' failed earlier (${why}): this handle appends ` +
-      "nothing more to it (its next datasync could succeed without the lost bytes). Close and reopen the database.", { cause: this.#syncFailure, file: path });
+    return new TxtDbError(ErrorCode.IO, `a datasync of the commit log '${path}' failed earlier (${why}): this handle writes ` +
+      "nothing more, and reads the log no further than its current segment (its next datasync could succeed without the lost bytes). " +
+      "Close and reopen the database.", { cause: this.#syncFailure, file: path });
   }
 
   /** The next append starts a new segment (after a checkpoint made the current one removable). */
@@ -532,6 +550,7 @@ export class CommitLog {
   async #write(bytes: Uint8Array, pad = true): Promise<void> {
     this.#lastAppendAt = this.#end;
     if (this.#syncFailure !== null) throw this.#stoppedError(); // SEG-8: nothing after a failed datasync (GC-5 then cuts nothing)
+    await this.#makeFoldersDurable();
     if (!this.#tailVerified) await this.#verifyTail();
     const active = this.#active!;
     try {

@@ -17,14 +17,17 @@
  * - VER-4  prune(C) after a checkpoint at C removes the versions and drops
  *          with TSN ≤ C: the page files hold their effect, and no snapshot is
  *          older than C (a checkpoint never passes the oldest live snapshot).
- * - VER-5  A version's value is parsed once, at its first read, and kept
- *          parsed; every read hands out a copy (valueFromJson, VAL-8), never
- *          the kept tree. Copying is ~10× cheaper than parsing the text
- *          again: a key written recently and read often (read-your-writes,
- *          an index entry and its row) costs a copy per read, as a cached
- *          page does (PG-4).
+ * - VER-5  A key's newest version is parsed once, at its first read, and
+ *          kept parsed until a newer version supersedes it or a checkpoint
+ *          prunes it; every read hands out a copy (valueFromJson, VAL-8),
+ *          never the kept tree. Copying is ~10× cheaper than parsing the
+ *          text again: a key written recently and read often
+ *          (read-your-writes, an index entry and its row) costs a copy per
+ *          read, as a cached page does (PG-4). Older versions, read only by
+ *          older snapshots, are parsed per read and never kept, so at most
+ *          one tree per key is held.
  */
-import { parseValueJson, valueFromJson, type JsonValue } from "../codec/value.ts";
+import { decodeValue, parseValueJson, valueFromJson, type JsonValue } from "../codec/value.ts";
 
 export interface Version {
   readonly tsn: number;
@@ -58,6 +61,8 @@ export class NamespaceVersions {
       this.#chains.set(enc, chain);
       this.#unsorted.push(enc);
     }
+    const superseded = chain.at(-1);
+    if (superseded !== undefined) superseded.json = undefined; // VER-5: one kept tree per key
     chain.push({ tsn, valueText, json: undefined });
     this.lastWriteTsn = tsn;
   }
@@ -78,7 +83,10 @@ export class NamespaceVersions {
     const v = this.#visibleVersion(enc, snapshot);
     if (v === undecided) return undecided;
     if (v === undefined || v.valueText === undefined) return undefined;
-    v.json ??= parseValueJson(v.valueText);
+    if (v.json === undefined) {
+      if (v !== this.#chains.get(enc)!.at(-1)) return decodeValue(v.valueText); // an older version: not kept
+      v.json = parseValueJson(v.valueText);
+    }
     return valueFromJson(v.json);
   }
 

@@ -43,6 +43,11 @@ export function loadNative(): NativeLoad {
   return loaded;
 }
 
+/** What loadNative() returned, without loading: undefined until someone (nativeIO()) has called it. */
+export function loadedNative(): NativeLoad | undefined {
+  return loaded;
+}
+
 function load(): NativeLoad {
   try {
     const root = packageRoot(dirname(fileURLToPath(import.meta.url)));
