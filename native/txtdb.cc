@@ -43,6 +43,15 @@
 //     dedicated std::thread each and report back through a napi thread-safe
 //     function. Syncs are bounded work and do use the pool (napi async work).
 //
+//   * Exported functions carry no heap data. Napi::Function::New(env, fn)
+//     allocates a CallbackData per function and frees it from a finalizer on
+//     the function object; in Deno 2.9.5 that finalizer ran while the
+//     function was still reachable, and a later call jumped through freed
+//     memory (a SIGSEGV at the end of long test runs, reproducible with
+//     TXTDB_VERIFY_SECONDS=1 on test/verify_isolation.test.ts). The
+//     template form Napi::Function::New<fn>(env, name) calls `fn` directly:
+//     nothing to free, nothing to finalize (see Init).
+//
 //   * Cancelling a blocked F_OFD_SETLKW. The only way to get a thread out of
 //     it is a signal that interrupts the system call with EINTR. At load we
 //     claim one real-time signal (the first of SIGRTMIN+4 … SIGRTMAX, then
@@ -872,19 +881,20 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   std::call_once(g_fault_once, ReadFaultInjection);
   exports.Set("lockFamily", kLockFamily);
   exports.Set("abi", kNativeAbi);
-  exports.Set("attach", Napi::Function::New(env, Attach, "attach"));
-  exports.Set("detach", Napi::Function::New(env, Detach, "detach"));
-  exports.Set("datasync", Napi::Function::New(env, Datasync, "datasync"));
-  exports.Set("datasyncSync", Napi::Function::New(env, DatasyncSync, "datasyncSync"));
-  exports.Set("syncDir", Napi::Function::New(env, SyncDir, "syncDir"));
-  exports.Set("tryLock", Napi::Function::New(env, TryLock, "tryLock"));
-  exports.Set("lockWait", Napi::Function::New(env, LockWait, "lockWait"));
-  exports.Set("cancelWait", Napi::Function::New(env, CancelWait, "cancelWait"));
-  exports.Set("unlock", Napi::Function::New(env, Unlock, "unlock"));
-  exports.Set("testLock", Napi::Function::New(env, TestLock, "testLock"));
-  exports.Set("crc32c", Napi::Function::New(env, Crc32c, "crc32c"));
+  // Template form: no per-function CallbackData, no finalizer (PLATFORM TRAPS).
+  exports.Set("attach", Napi::Function::New<Attach>(env, "attach"));
+  exports.Set("detach", Napi::Function::New<Detach>(env, "detach"));
+  exports.Set("datasync", Napi::Function::New<Datasync>(env, "datasync"));
+  exports.Set("datasyncSync", Napi::Function::New<DatasyncSync>(env, "datasyncSync"));
+  exports.Set("syncDir", Napi::Function::New<SyncDir>(env, "syncDir"));
+  exports.Set("tryLock", Napi::Function::New<TryLock>(env, "tryLock"));
+  exports.Set("lockWait", Napi::Function::New<LockWait>(env, "lockWait"));
+  exports.Set("cancelWait", Napi::Function::New<CancelWait>(env, "cancelWait"));
+  exports.Set("unlock", Napi::Function::New<Unlock>(env, "unlock"));
+  exports.Set("testLock", Napi::Function::New<TestLock>(env, "testLock"));
+  exports.Set("crc32c", Napi::Function::New<Crc32c>(env, "crc32c"));
 #ifndef _WIN32
-  exports.Set("mapShared", Napi::Function::New(env, MapShared, "mapShared"));
+  exports.Set("mapShared", Napi::Function::New<MapShared>(env, "mapShared"));
 #endif
   return exports;
 }
