@@ -550,7 +550,7 @@ export class CommitLog {
   async #write(bytes: Uint8Array, pad = true): Promise<void> {
     this.#lastAppendAt = this.#end;
     if (this.#syncFailure !== null) throw this.#stoppedError(); // SEG-8: nothing after a failed datasync (GC-5 then cuts nothing)
-    await this.#makeFoldersDurable();
+    if (!this.#foldersDurable) await this.#makeFoldersDurable();
     if (!this.#tailVerified) await this.#verifyTail();
     const active = this.#active!;
     try {
