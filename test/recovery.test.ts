@@ -17,6 +17,7 @@ import {
 } from "../src/mod.ts";
 import { codeOf, collect, errorOf, testSeed } from "./_helpers/expect.ts";
 import { contentEnd } from "../src/engine/log_record.ts";
+import { crc32c, crcHex } from "../src/engine/_crc32c.ts";
 import { causedBy, CrashImages, dump, HookIO, keyId, Model, stage, type Image, type ModelOp, type Snapshot } from "./_helpers/crash.ts";
 import { ErrSeq, errseqIO } from "./_helpers/sched_io.ts";
 
@@ -347,6 +348,51 @@ describe("the log's torn tail and damaged records (contract 11, 12)", () => {
     const d = await open(dir, { io: mem });
     assert.equal(await d.get("t", 1), "one");
     await d.close();
+  });
+
+  test("the manifest's checksum holds however it is indented; a changed value or an invalid page key is TXTDB_CORRUPT", async () => {
+    const mem = memoryIO();
+    const db = await open(dir, { io: mem });
+    await db.transaction(async (tx) => {
+      for (let i = 0; i < 100; i++) await tx.put("t", `k${i}`, "x".repeat(2000)); // several pages
+    });
+    await db.close();
+    const manifest = joinPath(dir, "manifest.json");
+    const good = new TextDecoder().decode(await mem.readFile(manifest));
+    const rewrite = async (text: string): Promise<void> => {
+      const f = await mem.open(manifest);
+      await f.truncate(0);
+      await f.write(0, new TextEncoder().encode(text));
+      await f.close();
+    };
+    const firsts = [...good.matchAll(/"first": "(k\d+)"/g)].map((m) => m[1]!);
+    assert.ok(firsts.length >= 2, "the namespace spans several pages");
+    // Re-indented by hand (the compact text is unchanged): opens, and reads see every row.
+    await rewrite(good.replace(/\n {2}/g, "\n\t").replace(/": /g, '":  '));
+    const d = await open(dir, { io: mem });
+    assert.equal(await d.get("t", "k42"), "x".repeat(2000));
+    await d.close();
+    // The same JSON written differently (an escape the writer would not use): the re-encoded check passes.
+    assert.match(good, /"dir": "t"/);
+    await rewrite(good.replace(/"dir": "t"/, '"dir": "\\u0074"'));
+    const e = await open(dir, { io: mem });
+    assert.equal(await e.get("t", "k0"), "x".repeat(2000));
+    await e.close();
+    // A changed number is caught.
+    await rewrite(good.replace(/"entries": (\d+)/, (_, n: string) => `"entries": ${Number(n) + 1}`));
+    assert.equal(await codeOf(() => open(dir, { io: mem })), "TXTDB_CORRUPT");
+    // A page's first key that is no key at all, under a recomputed checksum: CORRUPT naming the manifest when a read needs it.
+    const body = JSON.parse(good) as { crc?: string; namespaces: { t: { pages: Array<{ first: unknown }> } } };
+    delete body.crc;
+    body.namespaces.t.pages[1]!.first = { $bad: 1 };
+    const crc = crcHex(crc32c(new TextEncoder().encode(JSON.stringify(body))));
+    await rewrite(JSON.stringify({ ...body, crc }, null, 2) + "\n");
+    const f = await open(dir, { io: mem });
+    const err = await errorOf(() => f.get("t", "k42"));
+    assert.equal(err.code, "TXTDB_CORRUPT");
+    assert.equal(err.file, manifest);
+    await f.close().catch(() => {});
+    await rewrite(good);
   });
 });
 

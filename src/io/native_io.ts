@@ -22,14 +22,19 @@
  *          emitted once, and `claimDirectory()` keeps other processes out of a
  *          database. It never runs several processes without real locks.
  * - NIO-5  Writes of at most `inlineWriteBytesMax` bytes, reads of at most
- *          `inlineReadBytesMax`, and fstat, run on the calling thread: they
- *          copy into or out of the page cache (or read the inode), and a hop
- *          to a worker thread costs more than they do (about 30 µs on a
- *          2-core machine, measured in bench/io.bench.ts). A write never
+ *          `inlineReadBytesMax` (whole files: `inlineReadFileBytesMax`), and
+ *          the name lookups — open, stat, fstat, readdir, close — run on the
+ *          calling thread: they copy into or out of the page cache (or read
+ *          the inode and directory caches), and a hop to a worker thread
+ *          costs more than they do (about 30 µs on a 2-core machine, measured
+ *          in bench/io.bench.ts; 100–500 µs each while the runtime's pool
+ *          starts its threads, which is what a cold open paid). A write never
  *          waits for the disk; a small read of a cold file waits for at most
  *          one disk read (as a page fault of an mmap-based store would) —
- *          the engine's small reads are of the log tail others just wrote.
- *          Larger reads and writes, and every sync, go off the JS thread.
+ *          the engine's small reads are of the log tail others just wrote,
+ *          and its whole-file reads are of one page or the manifest.
+ *          Larger reads and writes, renames, unlinks, and every sync go off
+ *          the JS thread.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -60,6 +65,8 @@ export interface NativeIOOptions {
 const inlineWriteBytesMax = 64 << 10;
 /** NIO-5: reads up to this size copy out of the page cache on the calling thread. */
 const inlineReadBytesMax = 16 << 10;
+/** NIO-5: whole files up to this size (a page is about 64 KiB) are read on the calling thread. */
+const inlineReadFileBytesMax = 256 << 10;
 
 /** Name of the file that holds a directory claim in single-process mode. */
 export const claimFileName = "txtdb.claim";
@@ -121,26 +128,31 @@ class NativeIO implements FileIO {
     if (options.create === true) flags |= O_CREAT | (options.exclusive === true ? O_EXCL : 0);
     let fd: number;
     try {
-      fd = await call<number>((cb) => fs.open(path, flags, 0o644, cb));
+      fd = fs.openSync(path, flags, 0o644); // NIO-5
     } catch (err) {
       throw ioError(err, "open", path);
     }
     try {
-      const st = await call<fs.BigIntStats>((cb) => fs.fstat(fd, { bigint: true }, cb));
+      const st = fs.fstatSync(fd, { bigint: true });
       if (st.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
       // NIO-1: the addon checks that fd is the OS descriptor of this very file.
       const token = this.#addon?.attach(fd, path, String(st.dev), String(st.ino)) ?? null;
       return new NativeFileHandle(fd, token, this.#addon, path, options.readOnly === true, `${st.dev}:${st.ino}`);
     } catch (err) {
-      fs.close(fd, () => {});
+      fs.closeSync(fd);
       throw ioError(err, "open", path);
     }
   }
 
   async readFile(path: string): Promise<Uint8Array> {
     try {
-      const buf = await call<Buffer>((cb) => fs.readFile(path, cb));
-      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+      const fd = fs.openSync(path, fs.constants.O_RDONLY); // NIO-5
+      try {
+        const size = fs.fstatSync(fd).size;
+        return size <= inlineReadFileBytesMax ? readAtInline(fd, 0, size) : await readAt(fd, 0, size);
+      } finally {
+        fs.closeSync(fd);
+      }
     } catch (err) {
       throw ioError(err, "read", path);
     }
@@ -180,7 +192,7 @@ class NativeIO implements FileIO {
 
   async readdir(path: string): Promise<string[]> {
     try {
-      return (await call<string[]>((cb) => fs.readdir(path, cb))).sort();
+      return fs.readdirSync(path).sort(); // NIO-5
     } catch (err) {
       throw ioError(err, "readdir", path);
     }
@@ -188,7 +200,7 @@ class NativeIO implements FileIO {
 
   async stat(path: string): Promise<FileStat | undefined> {
     try {
-      const st = await call<fs.Stats>((cb) => fs.stat(path, cb));
+      const st = fs.statSync(path); // NIO-5
       return { size: st.isDirectory() ? 0 : st.size, isDirectory: st.isDirectory() };
     } catch (err) {
       if ((err as { code?: string }).code === "ENOENT") return undefined;
@@ -277,8 +289,8 @@ class NativeFileHandle implements FileHandle {
 
   readAll(): Promise<Uint8Array> {
     return this.#op("read", async (fd) => {
-      const st = await call<fs.Stats>((cb) => fs.fstat(fd, cb));
-      return readAt(fd, 0, st.size);
+      const size = fs.fstatSync(fd).size; // NIO-5
+      return size <= inlineReadFileBytesMax ? readAtInline(fd, 0, size) : readAt(fd, 0, size);
     });
   }
 
@@ -397,7 +409,7 @@ class NativeFileHandle implements FileHandle {
     if (this.#addon === null) processLocks.releaseOwner(this.#identity, this);
     else this.#addon.detach(this.#token!);
     try {
-      await call<void>((cb) => fs.close(this.#fd, cb));
+      fs.closeSync(this.#fd); // NIO-5
     } catch (err) {
       throw ioError(err, "close", this.path);
     }
