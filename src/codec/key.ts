@@ -271,13 +271,34 @@ export function keyToJson(key: Key): JsonValue {
  */
 export function keyFromJson(json: unknown): Key {
   const key = keyPartFromJson(json, [], 0);
+  encodedKeyOf(key);
+  return key;
+}
+
+/**
+ * encodeKey(keyFromJson(json)) with the key encoded once: how pages, log
+ * records and the manifest turn the keys they store into encodings.
+ *
+ * @throws TxtDbError TXTDB_CORRUPT as keyFromJson does.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeKey, encodedKeyFromJson } from "./key.ts";
+ * assert.equal(encodedKeyFromJson(["acme", { $bigint: "18" }]), encodeKey(["acme", 18n]));
+ * ```
+ */
+export function encodedKeyFromJson(json: unknown): string {
+  return encodedKeyOf(typeof json === "string" ? json : keyPartFromJson(json, [], 0));
+}
+
+/** KEY-7: a key made from JSON that encodeKey refuses is damage, not a bad argument. */
+function encodedKeyOf(key: Key): string {
   try {
-    encodeKey(key);
+    return encodeKey(key);
   } catch (err) {
     if (err instanceof TxtDbError) throw corrupt(`a key in JSON form is not a valid key: ${err.message}`, err);
     throw err;
   }
-  return key;
 }
 
 // ---------------------------------------------------------------------------

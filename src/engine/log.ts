@@ -60,11 +60,14 @@
  *          with TXTDB_IO. No unattested tail (an empty log, as a clean close
  *          leaves it), no datasync: a clean open costs none.
  * - SEG-11 Before the first line a handle writes or re-writes, it syncs the
- *          database folder and its parent, once: the log folder's name and
- *          the database folder's are then durable, however the folders came
- *          to be (created by an older build, copied into place). Open leaves
- *          that to the first line, so a handle that only reads never pays
- *          for it (DB-6).
+ *          log folder, the database folder and its parent, once: the name
+ *          of the segment open created (a log with none, as a clean close
+ *          leaves it), the log folder's and the database folder's are then
+ *          durable, however they came to be (created by an older build,
+ *          copied into place, by another handle that has written nothing
+ *          yet). Open leaves that to the first line, so a handle that only
+ *          reads never pays for it (DB-6). An empty segment lost to a power
+ *          cut before any line is in it loses nothing: open makes another.
  * - SEG-9  Every change to a segment's lines — an append, a cut — adds one to
  *          the shared log generation (PP-6, src/engine/coordination.ts) once
  *          it is in the file. A handle that finds the generation where it was
@@ -273,7 +276,7 @@ export class CommitLog {
    * before this handle serves it or any new line attests it (SEG-2).
    */
   async openForAppend(nextTsn: number): Promise<void> {
-    const last = this.#segments.at(-1) ?? (await this.#createSegment(nextTsn));
+    const last = this.#segments.at(-1) ?? (await this.#createSegment(nextTsn, false)); // its name: SEG-11
     const previous = this.#segments.at(-2);
     await this.#readWhole(last);
     if (this.#end === 0 && previous !== undefined) {
@@ -501,11 +504,15 @@ export class CommitLog {
     this.#durable = this.#end;
   }
 
-  /** SEG-11: once per handle, the database folder (the log folder's entry) and its parent (the database folder's entry) synced. */
+  /**
+   * SEG-11: once per handle, the log folder (the entry of the segment open
+   * created), the database folder (the log folder's entry) and its parent
+   * (the database folder's entry) synced.
+   */
   async #makeFoldersDurable(): Promise<void> {
     if (this.#foldersDurable) return;
     const databaseDir = dirname(this.#dir);
-    await Promise.all([this.#io.syncDir(databaseDir), this.#io.syncDir(dirname(databaseDir))]);
+    await Promise.all([this.#io.syncDir(this.#dir), this.#io.syncDir(databaseDir), this.#io.syncDir(dirname(databaseDir))]);
     this.#foldersDurable = true;
   }
 
@@ -681,11 +688,12 @@ export class CommitLog {
     return found.length === bytes.length && found.every((b, i) => b === bytes[i]);
   }
 
-  async #createSegment(firstTsn: number): Promise<Segment> {
+  /** A new, empty segment; its name made durable now (SEG-1), or — the first segment, at open — before the first line (SEG-11). */
+  async #createSegment(firstTsn: number, syncName = true): Promise<Segment> {
     const segment = { firstTsn, path: joinPath(this.#dir, segmentName(firstTsn)) };
     const f = await this.#io.open(segment.path, { create: true }); // a crashed rotation may have left it, empty
     await f.close();
-    await this.#io.syncDir(this.#dir);
+    if (syncName) await this.#io.syncDir(this.#dir);
     if (!this.#segments.some((s) => s.path === segment.path)) this.#segments.push(segment);
     this.#segments.sort((a, b) => a.firstTsn - b.firstTsn);
     return segment;

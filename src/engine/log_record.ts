@@ -31,7 +31,7 @@
  *          it are no line at all but damage (a torn write, SEG-2).
  */
 import { ErrorCode, TxtDbError, assert } from "../errors.ts";
-import { encodeKey, keyFromJson } from "../codec/key.ts";
+import { encodedKeyFromJson } from "../codec/key.ts";
 import type { JsonValue } from "../codec/value.ts";
 import { crc32c, crcHex } from "./_crc32c.ts";
 
@@ -134,7 +134,7 @@ function parseOp(op: unknown): Op {
   if ((kind === "put" && op.length === 4) || (kind === "del" && op.length === 3)) {
     let enc: string;
     try {
-      enc = encodeKey(keyFromJson(key));
+      enc = encodedKeyFromJson(key);
     } catch (err) {
       throw new BadLine(`bad key: ${(err as Error).message}`);
     }

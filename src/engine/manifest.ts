@@ -32,7 +32,7 @@
  */
 import { ErrorCode, TxtDbError } from "../errors.ts";
 import type { PageFormatName } from "../codec/page_format.ts";
-import { encodeKey, keyFromJson } from "../codec/key.ts";
+import { encodedKeyFromJson } from "../codec/key.ts";
 import type { JsonValue } from "../codec/value.ts";
 import type { FileIO } from "../io/file_io.ts";
 import { joinPath } from "../io/path.ts";
@@ -93,28 +93,13 @@ export function decodeManifest(text: string, file: string): Manifest {
   const { crc, ...body } = parsed;
   if (parsed.txtdb !== "manifest") throw corrupt("not a txtdb manifest");
   if (parsed.version !== manifestVersion) throw corrupt(`version ${String(parsed.version)} is not ${manifestVersion} (written by a newer txtdb?)`);
-  if (typeof crc !== "string" || (crc !== compactCrc(text) && crc !== crcHex(crc32c(encoder.encode(JSON.stringify(body)))))) throw corrupt("checksum mismatch");
+  if (crc !== crcHex(crc32c(encoder.encode(JSON.stringify(body))))) throw corrupt("checksum mismatch");
   const { format, checkpointTsn, nextPageId, namespaces } = body as { format: PageFormatName; checkpointTsn: number; nextPageId: number; namespaces: Record<string, { dir: string; pages: Array<Omit<PageRef, "firstEnc">> }> };
   const map = new Map<string, NamespaceFiles>();
   for (const [name, ns] of Object.entries(namespaces)) {
     map.set(name, { dir: ns.dir, pages: ns.pages.map((p) => new StoredPageRef(p, file)) });
   }
   return { format, checkpointTsn, nextPageId, namespaces: map };
-}
-
-/**
- * The manifest's checksum computed from its text: the text with the
- * whitespace between tokens taken out and the trailing `"crc"` member cut
- * is, byte for byte, the compact JSON the writer checksummed — when the
- * file is as encodeManifest() wrote it. A cold open then skips re-encoding
- * the whole manifest (about 1 ms for 350 pages); decodeManifest() falls back
- * to re-encoding when this does not match (a manifest edited by hand).
- */
-function compactCrc(text: string): string | undefined {
-  const compact = text.replace(/("(?:[^"\\]|\\.)*")|\s+/g, "$1");
-  const at = compact.lastIndexOf(',"crc":"');
-  if (at < 0 || compact.length !== at + 18 || !compact.endsWith('"}')) return undefined;
-  return crcHex(crc32c(encoder.encode(compact.slice(0, at) + "}")));
 }
 
 /**
@@ -143,7 +128,7 @@ class StoredPageRef implements PageRef {
   get firstEnc(): string {
     if (this.#firstEnc === undefined) {
       try {
-        this.#firstEnc = this.first === null ? "" : encodeKey(keyFromJson(this.first));
+        this.#firstEnc = this.first === null ? "" : encodedKeyFromJson(this.first);
       } catch (err) {
         throw new TxtDbError(ErrorCode.CORRUPT, `the manifest '${this.#manifest}' is damaged: the first key of page ${this.file} is not a valid key ` +
           `(${(err as Error).message}). Restore the database from a backup.`, { file: this.#manifest, offset: 0, cause: err });

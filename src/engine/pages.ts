@@ -25,7 +25,7 @@
  *         scanning 4× the cache, doubled the process's peak memory.
  */
 import { ErrorCode, TxtDbError } from "../errors.ts";
-import { encodeKey, keyFromJson } from "../codec/key.ts";
+import { encodeKey, encodedKeyFromJson } from "../codec/key.ts";
 import type { PageFormat } from "../codec/page_format.ts";
 import { decodeValue, valueFromJson, type JsonValue } from "../codec/value.ts";
 import type { FileIO } from "../io/file_io.ts";
@@ -184,10 +184,12 @@ export class PageStore {
     const keys: string[] = [];
     const keyJson: JsonValue[] = [];
     const values: JsonValue[] = [];
-    for (const [i, [kj, vj]] of decoded.entries.entries()) {
+    const entries = decoded.entries;
+    for (let i = 0; i < entries.length; i++) {
+      const [kj, vj] = entries[i]!;
       let enc: string;
       try {
-        enc = encodeKey(keyFromJson(kj));
+        enc = encodedKeyFromJson(kj);
       } catch (err) {
         throw corrupt(i, `has an invalid key (${(err as Error).message})`, err);
       }

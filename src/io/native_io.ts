@@ -200,7 +200,8 @@ class NativeIO implements FileIO {
 
   async stat(path: string): Promise<FileStat | undefined> {
     try {
-      const st = fs.statSync(path); // NIO-5
+      const st = fs.statSync(path, { throwIfNoEntry: false }); // NIO-5; no error object (a stack trace) for a missing file
+      if (st === undefined) return undefined;
       return { size: st.isDirectory() ? 0 : st.size, isDirectory: st.isDirectory() };
     } catch (err) {
       if ((err as { code?: string }).code === "ENOENT") return undefined;
