@@ -22,19 +22,18 @@
  *          emitted once, and `claimDirectory()` keeps other processes out of a
  *          database. It never runs several processes without real locks.
  * - NIO-5  Writes of at most `inlineWriteBytesMax` bytes, reads of at most
- *          `inlineReadBytesMax` (whole files: `inlineReadFileBytesMax`), and
- *          the name lookups — open, stat, fstat, readdir, close — run on the
- *          calling thread: they copy into or out of the page cache (or read
- *          the inode and directory caches), and a hop to a worker thread
- *          costs more than they do (about 30 µs on a 2-core machine, measured
- *          in bench/io.bench.ts; 100–500 µs each while the runtime's pool
- *          starts its threads, which is what a cold open paid). A write never
- *          waits for the disk; a small read of a cold file waits for at most
- *          one disk read (as a page fault of an mmap-based store would) —
- *          the engine's small reads are of the log tail others just wrote,
- *          and its whole-file reads are of one page or the manifest.
- *          Larger reads and writes, renames, unlinks, and every sync go off
- *          the JS thread.
+ *          `inlineReadBytesMax`, and the name lookups — open, stat, fstat,
+ *          readdir, close — run on the calling thread: they copy into or out
+ *          of the page cache (or read the inode and directory caches), and a
+ *          hop to a worker thread costs more than they do (about 30 µs on a
+ *          2-core machine, measured in bench/io.bench.ts; a cold open made a
+ *          dozen such hops). A write never waits for the disk; a small read
+ *          of a cold file waits for at most one disk read (as a page fault of
+ *          an mmap-based store would) — the engine's small reads are of the
+ *          log tail others just wrote. Whole files (pages, the manifest),
+ *          larger reads and writes, renames, unlinks, and every sync go off
+ *          the JS thread: read inline, a scan of 4× the cache grew the young
+ *          generation to 29 MB instead of 21, and made no open faster.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -65,8 +64,6 @@ export interface NativeIOOptions {
 const inlineWriteBytesMax = 64 << 10;
 /** NIO-5: reads up to this size copy out of the page cache on the calling thread. */
 const inlineReadBytesMax = 16 << 10;
-/** NIO-5: whole files up to this size (a page is about 64 KiB) are read on the calling thread. */
-const inlineReadFileBytesMax = 256 << 10;
 
 /** Name of the file that holds a directory claim in single-process mode. */
 export const claimFileName = "txtdb.claim";
@@ -146,13 +143,8 @@ class NativeIO implements FileIO {
 
   async readFile(path: string): Promise<Uint8Array> {
     try {
-      const fd = fs.openSync(path, fs.constants.O_RDONLY); // NIO-5
-      try {
-        const size = fs.fstatSync(fd).size;
-        return size <= inlineReadFileBytesMax ? readAtInline(fd, 0, size) : await readAt(fd, 0, size);
-      } finally {
-        fs.closeSync(fd);
-      }
+      const buf = await call<Buffer>((cb) => fs.readFile(path, cb));
+      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
     } catch (err) {
       throw ioError(err, "read", path);
     }
@@ -290,8 +282,7 @@ class NativeFileHandle implements FileHandle {
 
   readAll(): Promise<Uint8Array> {
     return this.#op("read", async (fd) => {
-      const size = fs.fstatSync(fd).size; // NIO-5
-      return size <= inlineReadFileBytesMax ? readAtInline(fd, 0, size) : readAt(fd, 0, size);
+      return readAt(fd, 0, fs.fstatSync(fd).size); // NIO-5: the fstat
     });
   }
 
