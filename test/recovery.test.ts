@@ -919,7 +919,7 @@ describe("crash during a checkpoint (CP-3)", () => {
     });
   }
 
-  test("leftover .tmp page files are removed at open; data and check() are unaffected", async () => {
+  test("DB-7: leftover .tmp page files are ignored, then removed by the first checkpoint (at the latest at close); data and check() are unaffected", async () => {
     const mem = memoryIO();
     const db = await open(dir, { io: mem });
     await db.transaction(async (tx) => {
@@ -942,20 +942,24 @@ describe("crash during a checkpoint (CP-3)", () => {
     await next.datasync();
     await next.close();
     await mem.syncDir(dir);
-    for (const io of [mem.crash(), mem]) {
+    for (const [io, how] of [[mem.crash(), "close"], [mem, "checkpoint"]] as const) {
       const d = await open(dir, { io });
-      assert.deepEqual((await io.readdir(folder)).filter((f) => f.endsWith(".tmp")), []);
       assert.equal((await io.stat(joinPath(dir, "manifest.next"))), undefined);
+      assert.equal((await io.readdir(folder)).filter((f) => f.endsWith(".tmp")).length, 2, "open lists no page folder (DB-7)");
       assert.deepEqual(await dump(d), [["ns", Array.from({ length: 10 }, (_, i): [string, unknown] => [String(i), i]).sort(([a], [b]) => (a < b ? -1 : 1))]]);
       assert.deepEqual(await d.check(), { ok: true, problems: [] });
+      if (how === "checkpoint") {
+        await d.checkpoint();
+        assert.deepEqual((await io.readdir(folder)).filter((f) => f.endsWith(".tmp")), []);
+        // removal is durable: a crash right after it does not bring them back
+        assert.deepEqual((await (io as MemoryIO).crash().readdir(folder)).filter((f) => f.endsWith(".tmp")), []);
+      }
       await d.close();
-      // removal is durable: a crash right after open does not bring them back
-      const after = (io as MemoryIO).crash();
-      assert.deepEqual((await after.readdir(folder)).filter((f) => f.endsWith(".tmp")), []);
+      assert.deepEqual((await (io as MemoryIO).crash().readdir(folder)).filter((f) => f.endsWith(".tmp")), []);
     }
   });
 
-  test("page files the manifest no longer names (a crash before their unlink) and empty folders of gone namespaces are removed at open", async () => {
+  test("DB-7: page files the manifest no longer names (a crash before their unlink) and empty folders of gone namespaces are removed by the first checkpoint", async () => {
     const mem = memoryIO();
     const db = await open(dir, { io: mem });
     await db.transaction(async (tx) => {
@@ -971,11 +975,14 @@ describe("crash during a checkpoint (CP-3)", () => {
     await mem.mkdir(joinPath(dir, "pages", "gone"));
     await mem.syncDir(joinPath(dir, "pages"));
     const d = await open(dir, { io: mem });
-    assert.equal(await mem.stat(joinPath(folder, "000099.json")), undefined);
-    assert.equal(await mem.stat(joinPath(dir, "pages", "gone")), undefined);
     assert.equal(await d.get("ns", 3), 3);
     assert.deepEqual(await d.check(), { ok: true, problems: [] });
-    await d.close();
+    await d.put("ns", 11, 11);
+    await d.checkpoint();
+    assert.equal(await mem.stat(joinPath(folder, "000099.json")), undefined);
+    assert.equal(await mem.stat(joinPath(dir, "pages", "gone")), undefined);
     assert.equal(await mem.crash().stat(joinPath(folder, "000099.json")), undefined, "durably");
+    assert.deepEqual(await dump(d), [["ns", [...Array.from({ length: 10 }, (_, i): [string, unknown] => [String(i), i]), ["11", 11]].sort(([a], [b]) => (a < b ? -1 : 1))]]);
+    await d.close();
   });
 });

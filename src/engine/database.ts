@@ -7,7 +7,7 @@
  *      was durable: finish it (CP-3); an incomplete one is discarded;
  *   2. read the manifest (a new database writes its first one), check the
  *      format (contract 17);
- *   3. delete leftover .tmp page files;
+ *   3. (page files a crashed checkpoint left behind wait for DB-7);
  *   4. replay the log above the checkpoint TSN into memory; cut a torn tail
  *      (SEG-2) — time proportional to the log, not to the database;
  *   5. make the log's unattested tail durable by this handle's own datasync
@@ -33,7 +33,12 @@
  *         folder's name and its log folder's durable once, before the first
  *         line it writes or re-writes (SEG-11) — which also covers a
  *         database that was copied into place or written by an older build.
- *         Only creating one (and a log's first segment) syncs at open.
+ *         Only creating one syncs at open.
+ * - DB-7  Page files no manifest names — temp files and pages of a checkpoint
+ *         that crashed, pages one that failed could not unlink — are removed
+ *         by the first checkpoint of the handle (at the latest at close), under
+ *         the checkpoint lock, by the manifest on disk: every checkpoint ignores
+ *         them, and a cold open does not list a folder of hundreds of pages.
  */
 import { ConflictError, ErrorCode, TxtDbError, assert } from "../errors.ts";
 import { encodeKey, type Key } from "../codec/key.ts";
@@ -131,6 +136,8 @@ export class Database implements AsyncDisposable {
   /** A snapshot-lag warning was given (once per handle). */
   #warnedLag = false;
   #checkpointError: unknown = null;
+  /** DB-7: this handle's first checkpoint removed what a crashed one left in pages/. */
+  #leftoversRemoved = false;
 
   private constructor(dir: string, o: EngineOptions, parts: { store: Store; log: CommitLog; coord: Coordination; claim: DirectoryClaim | null; metrics: Metrics }) {
     this.dir = dir;
@@ -179,7 +186,6 @@ export class Database implements AsyncDisposable {
         const metrics = new Metrics();
         const manifest = await recoverManifest(io, dir, o, noCheckpointer);
         const pages = new PageStore(io, dir, await formatOf(manifest, dir), o.cacheBytes);
-        if (noCheckpointer) await removeLeftoverPages(io, pages.root, manifest);
         const store = new Store(manifest, pages);
         const log = new CommitLog(io, dir, coord.logGeneration);
         await log.open();
@@ -613,6 +619,12 @@ export class Database implements AsyncDisposable {
         await this.#adoptFromDisk(false);
       }
       await this.#announceInstalled();
+      if (!this.#leftoversRemoved) {
+        // DB-7: under the checkpoint lock the manifest on disk names every page file there should be.
+        const onDisk = await readManifest(this.#o.io, this.dir);
+        if (onDisk !== undefined) await removeLeftoverPages(this.#o.io, this.#store.pages.root, onDisk);
+        this.#leftoversRemoved = true;
+      }
       const c = await this.#chooseCheckpointTsn();
       if (c <= this.#store.manifest.checkpointTsn) return;
       const t0 = this.#o.now();
