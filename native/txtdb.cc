@@ -41,7 +41,10 @@
 //     threads and Bun's napi pool fewer: 4 waits on the pool hang every
 //     fs.promises call in Node, 2 hang Bun. Waits therefore run on a
 //     dedicated std::thread each and report back through a napi thread-safe
-//     function. Syncs are bounded work and do use the pool (napi async work).
+//     function. Syncs are bounded work, but they stay off the pool too: on
+//     our few sync threads they wait for nobody's fs calls, and waking a
+//     parked thread of ours costs the JS thread less than queueing napi
+//     async work (NATIVE-14).
 //
 //   * Exported functions carry no heap data. Napi::Function::New(env, fn)
 //     allocates a CallbackData per function and frees it from a finalizer on
@@ -114,6 +117,12 @@
 //             Windows exports no mapShared, and the caller does without.
 //   NATIVE-13 crc32c() returns what src/engine/_crc32c.ts returns for the
 //             same bytes, range and seed (txtdb_crc32c.h); it never blocks.
+//   NATIVE-14 datasync() and syncDir() run on the addon's sync threads — at
+//             most kSyncThreadsMax per environment, started on demand, named
+//             "txtdb-sync" — never on the runtime's worker pool: they finish
+//             while the pool is blocked. A pending sync keeps the process
+//             alive; an idle one does not. Teardown joins the threads
+//             (NATIVE-11); callbacks of syncs still queued then never run.
 //
 // TESTING AIDS
 //
@@ -133,11 +142,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "txtdb_crc32c.h"
 #include "txtdb_os.h"
@@ -150,6 +161,7 @@ constexpr int kNativeAbi = 1;
 
 constexpr double kByteCountLimit = 9007199254740992.0;  // 2^53, exclusive
 constexpr size_t kWaitCountMax = 256;                   // concurrent waits per process
+constexpr size_t kSyncThreadsMax = 4;                   // sync threads per environment
 constexpr auto kCancelKickInterval = std::chrono::milliseconds(1);
 constexpr int kCancelKickCountMax = 200;  // then give up waiting (~200 ms); see CancelLocked
 constexpr long kFaultWaitEntryUsMax = 1000000;
@@ -365,34 +377,221 @@ os::Handle HandleOf(int32_t token) { return token; }
 #endif
 
 // ---------------------------------------------------------------------------
-// Syncs (NATIVE-9): bounded work, so the runtime's pool is the right place.
+// Syncs (NATIVE-9, NATIVE-14): on the addon's own sync threads.
+//
+// One SyncService per environment: a queue, up to kSyncThreadsMax threads
+// started as requests outnumber idle threads (they then stay, parked on a
+// condition variable), and one thread-safe function that brings each result
+// back to the JS thread. A request waits for no one but the disk: the
+// runtime's pool may be full of other work (a checkpoint's unlinks, the
+// application's own fs calls), and queueing napi async work costs the JS
+// thread more than waking a parked thread of ours.
 // ---------------------------------------------------------------------------
 
-class SyncWork : public Napi::AsyncWorker {
- public:
-  SyncWork(const Napi::Function& callback, os::Handle handle)
-      : Napi::AsyncWorker(callback, "txtdb.datasync"), handle_(handle) {}
-  SyncWork(const Napi::Function& callback, std::string dir)
-      : Napi::AsyncWorker(callback, "txtdb.syncDir"), is_dir_(true), dir_(std::move(dir)) {}
-
-  void Execute() override {
-    failure_ = is_dir_ ? os::SyncDir(dir_.c_str()) : os::Datasync(handle_);
+// Calls a JS callback from a thread-safe function's call_js. Nothing may
+// throw out of here (a C frame is above us: std::terminate): a terminating
+// worker makes every call into JS fail, and even rethrowing a callback's
+// exception then fails.
+template <typename MakeArg>
+void CallBackWith(napi_env env, napi_value callback, MakeArg make_arg) {
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  try {
+    Napi::Env napi(env);
+    Napi::Value arg = make_arg(napi);
+    Napi::Function(env, callback).Call({arg});
+  } catch (const Napi::Error& error) {
+    try {
+      napi_throw(env, error.Value());  // the runtime reports it as uncaught
+    } catch (...) {
+    }
+  } catch (...) {
   }
+  napi_close_handle_scope(env, scope);
+}
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::Value arg = failure_.err == 0
-                          ? env.Null()
-                          : OsError(env, failure_.err, failure_.syscall).Value();
-    Callback().Call({arg});
-  }
+void CallBack(napi_env env, napi_value callback, os::Failure failure) {
+  CallBackWith(env, callback, [failure](Napi::Env napi) -> Napi::Value {
+    return failure.err == 0 ? napi.Null() : OsError(napi, failure.err, failure.syscall).Value();
+  });
+}
 
- private:
-  os::Handle handle_{};
-  bool is_dir_ = false;
-  std::string dir_;
-  os::Failure failure_{0, nullptr};
+struct SyncRequest {
+  bool is_dir = false;
+  os::Handle handle{};
+  std::string dir;
+  napi_ref callback = nullptr;  // JS thread only
+  os::Failure failure{0, nullptr};
 };
+
+struct SyncService {
+  napi_env env = nullptr;
+  napi_threadsafe_function tsfn = nullptr;
+  // JS thread only:
+  bool hooked = false;      // our env cleanup hook is registered
+  bool referenced = false;  // the tsfn keeps the event loop alive
+  size_t pending = 0;       // requests whose callback has not run
+  std::vector<std::thread> threads;
+
+  std::mutex mu;               // guards the fields below
+  std::condition_variable cv;  // a request was queued, or stopping was set
+  std::deque<SyncRequest*> queue;
+  size_t idle = 0;
+  bool stopping = false;  // the env is going away: no more calls into JS
+};
+
+std::mutex g_sync_services_mu;
+// Leaked on purpose, like g_waits: read by nothing after static destruction.
+std::unordered_map<napi_env, SyncService*>* const g_sync_services =
+    new std::unordered_map<napi_env, SyncService*>();
+
+void NameSyncThread() {
+#if defined(__APPLE__)
+  pthread_setname_np("txtdb-sync");
+#elif !defined(_WIN32)
+  pthread_setname_np(pthread_self(), "txtdb-sync");
+#endif
+}
+
+void RunSyncThread(SyncService* s) {
+#ifndef _WIN32
+  sigset_t all;  // process-directed signals belong to the runtime's threads
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+#endif
+  NameSyncThread();
+  std::unique_lock<std::mutex> lk(s->mu);
+  for (;;) {
+    while (s->queue.empty() && !s->stopping) {
+      s->idle++;
+      s->cv.wait(lk);
+      s->idle--;
+    }
+    if (s->stopping) return;  // what is queued is the cleanup's to free
+    SyncRequest* r = s->queue.front();
+    s->queue.pop_front();
+    lk.unlock();
+    r->failure = r->is_dir ? os::SyncDir(r->dir.c_str()) : os::Datasync(r->handle);
+    lk.lock();
+    if (s->stopping) {  // its callback will never run; the env frees the reference
+      delete r;
+      return;
+    }
+    // Under mu: the cleanup sets `stopping` under mu before it aborts the tsfn.
+    napi_call_threadsafe_function(s->tsfn, r, napi_tsfn_nonblocking);
+  }
+}
+
+void CallSyncJs(napi_env env, napi_value, void* context, void* data) {
+  SyncRequest* r = static_cast<SyncRequest*>(data);
+  if (env == nullptr) {  // the runtime is draining the queue at teardown
+    delete r;
+    return;
+  }
+  SyncService* s = static_cast<SyncService*>(context);
+  napi_value callback = nullptr;
+  napi_get_reference_value(env, r->callback, &callback);
+  napi_delete_reference(env, r->callback);
+  const os::Failure failure = r->failure;
+  delete r;
+  if (--s->pending == 0 && s->referenced) {
+    napi_unref_threadsafe_function(env, s->tsfn);
+    s->referenced = false;
+  }
+  if (callback != nullptr) CallBack(env, callback, failure);
+}
+
+// NATIVE-11: before the runtime frees the tsfn, no thread may call it.
+void OnSyncEnvCleanup(void* arg) {
+  SyncService* s = static_cast<SyncService*>(arg);
+  s->hooked = false;
+  std::deque<SyncRequest*> dropped;
+  {
+    std::lock_guard<std::mutex> guard(s->mu);
+    s->stopping = true;
+    dropped.swap(s->queue);
+  }
+  s->cv.notify_all();
+  for (std::thread& t : s->threads) t.join();  // a sync in progress finishes first
+  s->threads.clear();
+  for (SyncRequest* r : dropped) {
+    napi_delete_reference(s->env, r->callback);
+    delete r;
+  }
+  {
+    std::lock_guard<std::mutex> guard(g_sync_services_mu);
+    g_sync_services->erase(s->env);
+  }
+  napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);  // OnSyncFinalize frees s
+}
+
+void OnSyncFinalize(napi_env env, void* data, void*) {
+  SyncService* s = static_cast<SyncService*>(data);
+  if (s->hooked) {  // finalized without a teardown (cannot happen: we never release it otherwise)
+    napi_remove_env_cleanup_hook(env, OnSyncEnvCleanup, s);
+    OnSyncEnvCleanup(s);
+    return;
+  }
+  delete s;
+}
+
+SyncService* SyncServiceOf(Napi::Env env) {
+  {
+    std::lock_guard<std::mutex> guard(g_sync_services_mu);
+    auto it = g_sync_services->find(env);
+    if (it != g_sync_services->end()) return it->second;
+  }
+  auto* s = new SyncService();
+  s->env = env;
+  napi_value name = Napi::String::New(env, "txtdb.sync");
+  napi_status status = napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, s, OnSyncFinalize,
+                                                       s, CallSyncJs, &s->tsfn);
+  if (status != napi_ok) {
+    delete s;
+    throw MakeError(env, "ENOMEM", ENOMEM, "napi_create_threadsafe_function",
+                    "cannot create a thread-safe function");
+  }
+  napi_unref_threadsafe_function(env, s->tsfn);  // referenced only while a sync is pending
+  // After the tsfn's own hook, so ours runs first at teardown (NATIVE-11).
+  s->hooked = napi_add_env_cleanup_hook(env, OnSyncEnvCleanup, s) == napi_ok;
+  std::lock_guard<std::mutex> guard(g_sync_services_mu);
+  (*g_sync_services)[env] = s;
+  return s;
+}
+
+// Queues a sync; its callback runs on the JS thread with null or the OS error.
+void QueueSync(Napi::Env env, SyncRequest* r, Napi::Function callback) {
+  SyncService* s = SyncServiceOf(env);
+  napi_create_reference(env, callback, 1, &r->callback);
+  bool start_thread;
+  {
+    std::lock_guard<std::mutex> guard(s->mu);
+    s->queue.push_back(r);
+    start_thread = s->queue.size() > s->idle && s->threads.size() < kSyncThreadsMax;
+  }
+  if (start_thread) {
+    try {
+      s->threads.emplace_back(RunSyncThread, s);
+    } catch (const std::system_error& e) {
+      if (s->threads.empty()) {  // nobody would ever run it
+        {
+          std::lock_guard<std::mutex> guard(s->mu);
+          s->queue.pop_back();
+        }
+        napi_delete_reference(env, r->callback);
+        delete r;
+        int err = e.code().value() > 0 ? e.code().value() : EAGAIN;
+        throw MakeError(env, ErrorCode(err), err, "pthread_create", e.what());
+      }
+    }
+  }
+  s->cv.notify_one();
+  s->pending++;
+  if (!s->referenced) {
+    napi_ref_threadsafe_function(env, s->tsfn);  // a pending sync keeps the process alive
+    s->referenced = true;
+  }
+}
 
 // ---------------------------------------------------------------------------
 // The cancel signal (POSIX; see PLATFORM TRAPS at the top).
@@ -621,15 +820,8 @@ Napi::Value SettleOnJsThread(Napi::Env env, Wait* w) {
 
 void CallWaitJs(napi_env env, napi_value js_callback, void* context, void*) {
   if (env == nullptr || js_callback == nullptr) return;  // runtime is draining
-  Napi::Env napi(env);
-  Napi::HandleScope scope(napi);
   Wait* w = static_cast<Wait*>(context);
-  try {
-    Napi::Value arg = SettleOnJsThread(napi, w);
-    Napi::Function(env, js_callback).Call({arg});
-  } catch (const Napi::Error& error) {
-    error.ThrowAsJavaScriptException();  // the runtime reports it as uncaught
-  }
+  CallBackWith(env, js_callback, [w](Napi::Env napi) { return SettleOnJsThread(napi, w); });
 }
 
 // Cancels a wait that is still pending, then joins its thread. JS thread.
@@ -736,7 +928,9 @@ Napi::Value Datasync(const Napi::CallbackInfo& info) {
   ExpectArgs(info, 2, "datasync");
   int32_t token = ArgDescriptor(info, 0, "datasync");
   Napi::Function callback = ArgFunction(info, 1, "datasync");
-  (new SyncWork(callback, HandleOf(token)))->Queue();
+  auto* r = new SyncRequest();
+  r->handle = HandleOf(token);
+  QueueSync(info.Env(), r, callback);
   return info.Env().Undefined();
 }
 
@@ -752,7 +946,10 @@ Napi::Value SyncDir(const Napi::CallbackInfo& info) {
   ExpectArgs(info, 2, "syncDir");
   std::string path = ArgPath(info, 0, "syncDir");
   Napi::Function callback = ArgFunction(info, 1, "syncDir");
-  (new SyncWork(callback, std::move(path)))->Queue();
+  auto* r = new SyncRequest();
+  r->is_dir = true;
+  r->dir = std::move(path);
+  QueueSync(info.Env(), r, callback);
   return info.Env().Undefined();
 }
 

@@ -475,6 +475,67 @@ test("NATIVE-9: datasync() calls back with null; datasyncSync() and syncDir() su
   });
 });
 
+/** Live addon sync threads (named "txtdb-sync"); null off Linux. */
+function syncThreads(): number | null {
+  if (!isLinux) return null;
+  let count = 0;
+  for (const task of fs.readdirSync("/proc/self/task")) {
+    try {
+      if (fs.readFileSync(`/proc/self/task/${task}/comm`, "utf8").trim() === "txtdb-sync") count++;
+    } catch {
+      // The thread exited while we looked.
+    }
+  }
+  return count;
+}
+
+// Node only: Deno's and Bun's fs run on pools of their own that this FIFO trick does not fill.
+const isNode = !isDeno && process.versions.bun === undefined;
+
+test("NATIVE-14: syncs run on the addon's own threads: they finish while the runtime's worker pool is blocked", { skip: !isLinux || !isNode }, async () => {
+  // Each read of a FIFO no one writes to holds a pool thread in open(2).
+  const fifo = path.join(tmp, "pool-blocker.fifo");
+  execFileSync("mkfifo", [fifo]);
+  const blockers = Array.from({ length: 8 }, () => fs.promises.readFile(fifo).catch(() => null)); // Node's pool has 4 threads, Bun's fewer
+  try {
+    await sleep(50);
+    let poolRan = false;
+    void fs.promises.stat(tmp).then(() => (poolRan = true));
+    await sleep(50);
+    assert.equal(poolRan, false, "the pool is blocked (else this test proves nothing)");
+    await withDescriptors(2, async ([a, b]) => {
+      assert.ok(a && b);
+      const results = await within(5000, "syncs with the pool blocked", Promise.all([datasync(a.token), datasync(b.token), syncDir(tmp), datasync(a.token), datasync(b.token), syncDir(tmp)]));
+      assert.deepEqual(results, [null, null, null, null, null, null]);
+      const threads = syncThreads() ?? 1;
+      assert.ok(threads >= 1 && threads <= 4, `${threads} sync threads, expected 1..4`);
+    });
+  } finally {
+    // Unblock the pool: a writer opening the FIFO releases the readers waiting in open(2); again for the queued ones.
+    let drained = false;
+    void Promise.all(blockers).then(() => (drained = true));
+    for (const deadline = performance.now() + 5000; !drained && performance.now() < deadline; await sleep(5)) {
+      try {
+        fs.closeSync(fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
+      } catch {
+        // ENXIO: no reader in open(2) right now.
+      }
+    }
+    assert.ok(drained, "the pool never drained");
+  }
+});
+
+test("NATIVE-14: a pending sync keeps the process alive, an idle addon does not", async () => {
+  await withDescriptors(1, async (_, file) => {
+    const script = path.join(tmp, "child-sync.mjs");
+    fs.writeFileSync(script, CHILD_SYNC_SCRIPT);
+    const child = await runChild(script, { TXTDB_LOADER: loaderUrl(), TXTDB_FILE: file }, () => {});
+    const detail = `stdout=${JSON.stringify(child.stdout)} stderr=${child.stderr}`;
+    assert.equal(child.stdout, "queued\nsynced null\nsynced again null\n", detail);
+    assert.equal(child.code, 0, detail);
+  });
+});
+
 test("NATIVE-10: a token that is no open descriptor fails with EBADF, a missing directory with ENOENT", { skip: isWindows }, async () => {
   assert.throws(() => fs.fstatSync(badToken), "the bad token must not be open");
   assertOsError(await datasync(badToken), "EBADF", "fdatasync");
@@ -597,6 +658,29 @@ test("NATIVE-6: a pending wait keeps the process alive until it is granted", asy
   });
 });
 
+test("NATIVE-11, NATIVE-14: terminating a worker in the middle of its syncs joins its sync threads and does not crash", async () => {
+  const { Worker } = await import("node:worker_threads");
+  await withDescriptors(1, async (_, file) => {
+    const before = syncThreads() ?? 0;
+    const script = path.join(tmp, "worker-sync.mjs");
+    fs.writeFileSync(script, WORKER_SYNC_SCRIPT);
+    const worker = new Worker(script, { workerData: { loader: loaderUrl(), file } });
+    const message = await within(10_000, "the worker", new Promise<unknown>((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", reject);
+    }));
+    assert.equal(message, "syncing");
+    await sleep(20);
+    await worker.terminate();
+    assert.ok(await eventually(() => (syncThreads() ?? 0) === before, 2000), "teardown did not join the worker's sync threads");
+    // This environment's syncs still work.
+    await withDescriptors(1, async ([a]) => {
+      assert.ok(a);
+      assert.equal(await within(5000, "datasync", datasync(a.token)), null);
+    });
+  });
+});
+
 test("NATIVE-11: terminating a worker with a pending wait cancels it and does not crash", async () => {
   const { Worker } = await import("node:worker_threads");
   await withDescriptors(2, async ([a, c], file) => {
@@ -640,6 +724,25 @@ console.log(JSON.stringify(cases.map(([start, end, seed]) => addon.crc32c(u8, st
 
 // A child process: waits for a lock the parent holds and prints when it gets
 // it. Nothing but the pending wait keeps its event loop alive.
+// A child that queues a sync and does nothing else: it must stay alive to
+// print the result, then exit with nothing pending (the runChild timeout
+// fails the test if the idle sync service kept it alive).
+const CHILD_SYNC_SCRIPT = `
+import fs from "node:fs";
+const { loadNative } = await import(process.env.TXTDB_LOADER);
+const { addon, error } = loadNative();
+if (error) throw error;
+const file = process.env.TXTDB_FILE;
+const fd = fs.openSync(file, "r+");
+const st = fs.fstatSync(fd, { bigint: true });
+const token = addon.attach(fd, file, String(st.dev), String(st.ino));
+addon.datasync(token, (err) => {
+  console.log("synced " + (err ? err.code : "null"));
+  addon.datasync(token, (err2) => console.log("synced again " + (err2 ? err2.code : "null")));
+});
+console.log("queued");
+`;
+
 const CHILD_WAIT_SCRIPT = `
 import fs from "node:fs";
 const { loadNative } = await import(process.env.TXTDB_LOADER);
@@ -690,6 +793,21 @@ console.log(JSON.stringify({ blocked, free, lockLeft }));
 `;
 
 // A worker thread: starts a wait that can only end when the parent unlocks.
+// A worker that keeps four syncs in flight until it is terminated.
+const WORKER_SYNC_SCRIPT = `
+import fs from "node:fs";
+import { parentPort, workerData } from "node:worker_threads";
+const { loadNative } = await import(workerData.loader);
+const { addon, error } = loadNative();
+if (error) throw error;
+const fd = fs.openSync(workerData.file, "r+");
+const st = fs.fstatSync(fd, { bigint: true });
+const token = addon.attach(fd, workerData.file, String(st.dev), String(st.ino));
+const again = () => addon.datasync(token, again);
+for (let i = 0; i < 4; i++) again();
+parentPort.postMessage("syncing");
+`;
+
 const WORKER_WAIT_SCRIPT = `
 import fs from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";

@@ -22,18 +22,20 @@
  *          emitted once, and `claimDirectory()` keeps other processes out of a
  *          database. It never runs several processes without real locks.
  * - NIO-5  Writes of at most `inlineWriteBytesMax` bytes, reads of at most
- *          `inlineReadBytesMax`, and the name lookups — open, stat, fstat,
- *          readdir, close — run on the calling thread: they copy into or out
- *          of the page cache (or read the inode and directory caches), and a
- *          hop to a worker thread costs more than they do (about 30 µs on a
- *          2-core machine, measured in bench/io.bench.ts; a cold open made a
- *          dozen such hops). A write never waits for the disk; a small read
- *          of a cold file waits for at most one disk read (as a page fault of
- *          an mmap-based store would) — the engine's small reads are of the
- *          log tail others just wrote. Whole files (pages, the manifest),
- *          larger reads and writes, renames, unlinks, and every sync go off
- *          the JS thread: read inline, a scan of 4× the cache grew the young
- *          generation to 29 MB instead of 21, and made no open faster.
+ *          `inlineReadBytesMax`, and the name lookups — open (of a file
+ *          that exists), stat, fstat, readdir, close — run on the calling
+ *          thread: they copy into or out of the page cache (or read the
+ *          inode and directory caches), and a hop to a worker thread costs
+ *          more than they do (about 30 µs on a 2-core machine, measured in
+ *          bench/io.bench.ts; a cold open made a dozen such hops). A write
+ *          never waits for the disk; a small read of a cold file waits for
+ *          at most one disk read (as a page fault of an mmap-based store
+ *          would) — the engine's small reads are of the log tail others just
+ *          wrote. Whole files (pages, the manifest), larger reads and writes,
+ *          creations, renames, unlinks and every sync go off the JS thread:
+ *          read inline, a scan of 4× the cache grew the young generation to
+ *          29 MB instead of 21 and made no open faster; created inline, the
+ *          pages of a checkpoint cost a busy process 4% of its time.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -125,7 +127,11 @@ class NativeIO implements FileIO {
     if (options.create === true) flags |= O_CREAT | (options.exclusive === true ? O_EXCL : 0);
     let fd: number;
     try {
-      fd = fs.openSync(path, flags, 0o644); // NIO-5
+      // NIO-5: opening a file that exists is a name lookup, made inline;
+      // creating one writes its folder (on ext4 a journal handle, ~100 µs
+      // each for the pages a checkpoint writes): off the JS thread.
+      const creates = options.create === true && (options.exclusive === true || fs.statSync(path, { throwIfNoEntry: false }) === undefined);
+      fd = creates ? await call<number>((cb) => fs.open(path, flags, 0o644, cb)) : fs.openSync(path, flags, 0o644);
     } catch (err) {
       throw ioError(err, "open", path);
     }
