@@ -109,8 +109,8 @@
 //   NATIVE-10 Operating errors are Errors with code/errno/syscall; bad
 //             arguments are TypeErrors.
 //   NATIVE-11 Tearing down an environment (worker exit) first cancels and
-//             joins its waiter threads, before the runtime frees their
-//             thread-safe functions.
+//             joins its waiter threads, and stops and joins its sync threads,
+//             before the runtime frees their thread-safe functions.
 //   NATIVE-12 mapShared() maps bytes the file already holds (else EINVAL),
 //             shared with every process that maps the file, as an
 //             ArrayBuffer; collecting the buffer unmaps them. POSIX only:
@@ -143,6 +143,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <system_error>
@@ -478,7 +479,9 @@ void RunSyncThread(SyncService* s) {
       return;
     }
     // Under mu: the cleanup sets `stopping` under mu before it aborts the tsfn.
-    napi_call_threadsafe_function(s->tsfn, r, napi_tsfn_nonblocking);
+    if (napi_call_threadsafe_function(s->tsfn, r, napi_tsfn_nonblocking) != napi_ok) {
+      delete r;  // the tsfn is closing: so is the env, which frees the reference
+    }
   }
 }
 
@@ -501,13 +504,15 @@ void CallSyncJs(napi_env env, napi_value, void* context, void* data) {
   if (callback != nullptr) CallBack(env, callback, failure);
 }
 
-// NATIVE-11: before the runtime frees the tsfn, no thread may call it.
-void OnSyncEnvCleanup(void* arg) {
-  SyncService* s = static_cast<SyncService*>(arg);
-  s->hooked = false;
+// NATIVE-11: stops and joins the sync threads, so none calls the tsfn
+// again, and frees what is queued. Whichever of the env cleanup hook and the
+// tsfn's finalizer runs first does it (Deno runs only the hook; Node and Bun
+// may finalize the tsfn at teardown too). JS thread.
+void StopSyncThreads(SyncService* s) {
   std::deque<SyncRequest*> dropped;
   {
     std::lock_guard<std::mutex> guard(s->mu);
+    if (s->stopping && s->threads.empty()) return;  // done already
     s->stopping = true;
     dropped.swap(s->queue);
   }
@@ -518,20 +523,23 @@ void OnSyncEnvCleanup(void* arg) {
     napi_delete_reference(s->env, r->callback);
     delete r;
   }
-  {
-    std::lock_guard<std::mutex> guard(g_sync_services_mu);
-    g_sync_services->erase(s->env);
-  }
+  std::lock_guard<std::mutex> guard(g_sync_services_mu);
+  auto it = g_sync_services->find(s->env);
+  if (it != g_sync_services->end() && it->second == s) g_sync_services->erase(it);
+}
+
+void OnSyncEnvCleanup(void* arg) {
+  SyncService* s = static_cast<SyncService*>(arg);
+  s->hooked = false;  // the runtime drops a hook once it ran
+  StopSyncThreads(s);
   napi_release_threadsafe_function(s->tsfn, napi_tsfn_abort);  // OnSyncFinalize frees s
 }
 
 void OnSyncFinalize(napi_env env, void* data, void*) {
   SyncService* s = static_cast<SyncService*>(data);
-  if (s->hooked) {  // finalized without a teardown (cannot happen: we never release it otherwise)
-    napi_remove_env_cleanup_hook(env, OnSyncEnvCleanup, s);
-    OnSyncEnvCleanup(s);
-    return;
-  }
+  if (s->hooked) napi_remove_env_cleanup_hook(env, OnSyncEnvCleanup, s);
+  s->hooked = false;
+  StopSyncThreads(s);
   delete s;
 }
 
@@ -560,9 +568,12 @@ SyncService* SyncServiceOf(Napi::Env env) {
 }
 
 // Queues a sync; its callback runs on the JS thread with null or the OS error.
-void QueueSync(Napi::Env env, SyncRequest* r, Napi::Function callback) {
+void QueueSync(Napi::Env env, std::unique_ptr<SyncRequest> request, Napi::Function callback) {
   SyncService* s = SyncServiceOf(env);
-  napi_create_reference(env, callback, 1, &r->callback);
+  if (napi_create_reference(env, callback, 1, &request->callback) != napi_ok) {
+    throw MakeError(env, "ENOMEM", ENOMEM, "napi_create_reference", "cannot reference the callback");
+  }
+  SyncRequest* r = request.release();
   bool start_thread;
   {
     std::lock_guard<std::mutex> guard(s->mu);
@@ -928,9 +939,9 @@ Napi::Value Datasync(const Napi::CallbackInfo& info) {
   ExpectArgs(info, 2, "datasync");
   int32_t token = ArgDescriptor(info, 0, "datasync");
   Napi::Function callback = ArgFunction(info, 1, "datasync");
-  auto* r = new SyncRequest();
+  auto r = std::make_unique<SyncRequest>();
   r->handle = HandleOf(token);
-  QueueSync(info.Env(), r, callback);
+  QueueSync(info.Env(), std::move(r), callback);
   return info.Env().Undefined();
 }
 
@@ -946,10 +957,10 @@ Napi::Value SyncDir(const Napi::CallbackInfo& info) {
   ExpectArgs(info, 2, "syncDir");
   std::string path = ArgPath(info, 0, "syncDir");
   Napi::Function callback = ArgFunction(info, 1, "syncDir");
-  auto* r = new SyncRequest();
+  auto r = std::make_unique<SyncRequest>();
   r->is_dir = true;
   r->dir = std::move(path);
-  QueueSync(info.Env(), r, callback);
+  QueueSync(info.Env(), std::move(r), callback);
   return info.Env().Undefined();
 }
 

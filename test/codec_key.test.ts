@@ -13,6 +13,7 @@ import {
   decodeKey,
   encodeKey,
   encodePrefix,
+  encodedKeyFromJson,
   keyFromJson,
   keyToJson,
   keyToString,
@@ -584,5 +585,16 @@ describe("keyToJson / keyFromJson (KEY-7)", () => {
   ];
   for (const [what, json, message] of corrupt) {
     test(`keyFromJson: ${what} is TXTDB_CORRUPT`, () => throwsCode(() => keyFromJson(json), "TXTDB_CORRUPT", message));
+    test(`encodedKeyFromJson: ${what} is TXTDB_CORRUPT`, () => throwsCode(() => encodedKeyFromJson(json), "TXTDB_CORRUPT", message));
   }
+
+  test("encodedKeyFromJson(j) is encodeKey(keyFromJson(j)), strings (its shortcut) included", () => {
+    fc.assert(
+      fc.property(keyArb, (k) => {
+        const json = JSON.parse(JSON.stringify(keyToJson(k))) as unknown;
+        assert.equal(encodedKeyFromJson(json), encodeKey(keyFromJson(json)));
+      }),
+      runs(300),
+    );
+  });
 });

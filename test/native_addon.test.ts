@@ -497,6 +497,7 @@ test("NATIVE-14: syncs run on the addon's own threads: they finish while the run
   const fifo = path.join(tmp, "pool-blocker.fifo");
   execFileSync("mkfifo", [fifo]);
   const blockers = Array.from({ length: 8 }, () => fs.promises.readFile(fifo).catch(() => null)); // Node's pool has 4 threads, Bun's fewer
+  let drained = false;
   try {
     await sleep(50);
     let poolRan = false;
@@ -512,7 +513,6 @@ test("NATIVE-14: syncs run on the addon's own threads: they finish while the run
     });
   } finally {
     // Unblock the pool: a writer opening the FIFO releases the readers waiting in open(2); again for the queued ones.
-    let drained = false;
     void Promise.all(blockers).then(() => (drained = true));
     for (const deadline = performance.now() + 5000; !drained && performance.now() < deadline; await sleep(5)) {
       try {
@@ -521,8 +521,8 @@ test("NATIVE-14: syncs run on the addon's own threads: they finish while the run
         // ENXIO: no reader in open(2) right now.
       }
     }
-    assert.ok(drained, "the pool never drained");
   }
+  assert.ok(drained, "the pool never drained");
 });
 
 test("NATIVE-14: a pending sync keeps the process alive, an idle addon does not", async () => {
@@ -722,8 +722,6 @@ const u8 = Uint8Array.from(bytes);
 console.log(JSON.stringify(cases.map(([start, end, seed]) => addon.crc32c(u8, start, end, seed))));
 `;
 
-// A child process: waits for a lock the parent holds and prints when it gets
-// it. Nothing but the pending wait keeps its event loop alive.
 // A child that queues a sync and does nothing else: it must stay alive to
 // print the result, then exit with nothing pending (the runChild timeout
 // fails the test if the idle sync service kept it alive).
@@ -743,6 +741,8 @@ addon.datasync(token, (err) => {
 console.log("queued");
 `;
 
+// A child process: waits for a lock the parent holds and prints when it gets
+// it. Nothing but the pending wait keeps its event loop alive.
 const CHILD_WAIT_SCRIPT = `
 import fs from "node:fs";
 const { loadNative } = await import(process.env.TXTDB_LOADER);
@@ -792,7 +792,6 @@ const lockLeft = !addon.tryLock(c, 0, 1, true);
 console.log(JSON.stringify({ blocked, free, lockLeft }));
 `;
 
-// A worker thread: starts a wait that can only end when the parent unlocks.
 // A worker that keeps four syncs in flight until it is terminated.
 const WORKER_SYNC_SCRIPT = `
 import fs from "node:fs";
@@ -808,6 +807,7 @@ for (let i = 0; i < 4; i++) again();
 parentPort.postMessage("syncing");
 `;
 
+// A worker thread: starts a wait that can only end when the parent unlocks.
 const WORKER_WAIT_SCRIPT = `
 import fs from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";

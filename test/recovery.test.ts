@@ -13,7 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import {
-  joinPath, memoryIO, nativeIO, open, TxtDbError, type CrashOptions, type Database, type FileIO, type Key, type MemoryIO,
+  dirname, joinPath, memoryIO, nativeIO, open, TxtDbError, type CrashOptions, type Database, type FileIO, type Key, type MemoryIO,
 } from "../src/mod.ts";
 import { codeOf, collect, errorOf, testSeed } from "./_helpers/expect.ts";
 import { contentEnd } from "../src/engine/log_record.ts";
@@ -612,6 +612,21 @@ describe("I/O errors (GC-5)", () => {
     await again.close();
   });
 
+  test("SEG-11: a handle that commits into the segment another handle's open made (name not yet synced) keeps its commit after a crash", async () => {
+    const mem = memoryIO();
+    const db = await open(dir, { io: mem });
+    await db.put("t", 1, "one");
+    await db.close(); // retires the log: the next open makes a segment and syncs nothing
+    const a = await open(dir, { io: mem }); // makes it, and writes nothing
+    const b = await open(dir, { io: mem });
+    await b.put("t", 2, "two"); // B's first line: B syncs the log folder first
+    const after = await open(dir, { io: mem.crash() });
+    assert.equal(await after.get("t", 2), "two");
+    await after.close();
+    await b.close();
+    await a.close();
+  });
+
   test("SEG-11: a database copied into place without syncs keeps every commit acknowledged after its reopen", async () => {
     const mem = memoryIO();
     const db = await open(dir, { io: mem });
@@ -984,5 +999,48 @@ describe("crash during a checkpoint (CP-3)", () => {
     assert.equal(await mem.crash().stat(joinPath(folder, "000099.json")), undefined, "durably");
     assert.deepEqual(await dump(d), [["ns", [...Array.from({ length: 10 }, (_, i): [string, unknown] => [String(i), i]), ["11", 11]].sort(([a], [b]) => (a < b ? -1 : 1))]]);
     await d.close();
+  });
+
+  test("DB-7 removes nothing while another handle holds the checkpoint lock or a manifest.next is there, and a failed removal stops no checkpoint", async () => {
+    const mem = memoryIO();
+    const db = await open(dir, { io: mem });
+    await db.put("ns", 1, 1);
+    await db.close();
+    const folder = joinPath(dir, "pages", "ns");
+    const leftover = joinPath(folder, "999999.json.tmp");
+    const plant = async (path: string, text: string): Promise<void> => {
+      const f = await mem.open(path, { create: true });
+      await f.write(0, new TextEncoder().encode(text));
+      await f.datasync();
+      await f.close();
+      await mem.syncDir(dirname(path));
+    };
+    await plant(leftover, "a checkpoint in progress elsewhere");
+    // Another handle checkpointing (its lock held): this handle's checkpoints and close leave the file alone.
+    const a = await open(dir, { io: mem });
+    const lock = await mem.open(joinPath(dir, "lock"));
+    assert.equal(lock.tryLock(1, 1, "exclusive"), true, "the checkpoint lock (byte 1), as another checkpointer holds it");
+    await a.put("ns", 2, 2);
+    await a.checkpoint();
+    await a.close();
+    assert.notEqual(await mem.stat(leftover), undefined);
+    lock.unlock(1, 1);
+    await lock.close();
+    // A manifest.next (here torn: one this handle cannot read) may name files: nothing goes while it is there.
+    const c = await open(dir, { io: mem });
+    assert.equal(await c.get("ns", 2), 2);
+    await plant(joinPath(dir, "manifest.next"), '{"txtdb":"manif');
+    await c.put("ns", 3, 3);
+    await c.checkpoint(); // writes its own manifest.next and installs it
+    assert.notEqual(await mem.stat(leftover), undefined, "not in the checkpoint that found a manifest.next");
+    // A failed unlink: the checkpoint completes, and the next one removes the file.
+    mem.injectFault({ op: "unlink", code: "EIO", path: leftover });
+    await c.put("ns", 4, 4);
+    assert.equal((await c.checkpoint()).tsn, 4);
+    assert.notEqual(await mem.stat(leftover), undefined);
+    await c.put("ns", 5, 5);
+    await c.checkpoint();
+    assert.equal(await mem.stat(leftover), undefined);
+    await c.close();
   });
 });

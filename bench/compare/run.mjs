@@ -270,7 +270,7 @@ function resultText(r) {
     case "w1": case "w2": return `${n0(r.opsPerSec)} commits/s`;
     case "w3": return `${n0(r.opsPerSec)} reads/s`;
     case "w4": return `${n2(r.seconds)} s (close ${n2(r.closeSeconds)} s, ${mb(r.diskBytes)})`;
-    case "w5": return `${n2(r.ms)} ms (module load ${n0(r.importMs)} ms)`;
+    case "w5": return `${n2(r.ms)} ms (module load ${n0(r.importMs)} ms, close ${n2(r.closeMs)} ms)`;
     case "w6": return `${n0(r.commitsPerSec)} commits/s, ${r.lost} lost of ${r.acked} acked${r.failed ? `, ${r.failed} failed` : ""}${r.crashedWriters ? `, ${r.crashedWriters} writers crashed` : ""}${r.firstError ? ` (first error: ${r.firstError.replace(/^exit \d+: /, "").slice(0, 60)})` : ""}`;
     case "w7": return `bulk ${n2(r.bulkSeconds)} s; ${n0(r.insertsPerSec)} inserts/s; ${n0(r.lookupsPerSec)} lookups/s`;
     case "memory": return `RSS peak ${mb(r.rssPeak)} (limit ${mb(r.rssLimit)}; ${mb(r.rssAfterOpen)} after open; live heap after GC ${r.heapLiveAfterGc === undefined ? "?" : mb(r.heapLiveAfterGc)}) scanning ${mb(r.diskBytes)} twice, cacheBytes ${mb(r.cacheBytes)}`;

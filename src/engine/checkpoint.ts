@@ -20,8 +20,9 @@
  *         one synchronous step.
  * - CP-2  A page whose rows did not change is not rewritten: a one-row change
  *         rewrites one page of at most pageBytesMax (split when larger).
- * - CP-3  Crash anywhere: before step 2 is durable, open deletes the .tmp
- *         files and the old manifest stands; after it, open redoes 3 and 4.
+ * - CP-3  Crash anywhere: before step 2 is durable, the old manifest stands
+ *         and the .tmp files are garbage (a later checkpoint removes them,
+ *         DB-7); after it, open (or the next checkpoint) redoes 3 and 4.
  */
 import { decodeKey, keyToJson } from "../codec/key.ts";
 import type { PageEntry } from "../codec/page_format.ts";

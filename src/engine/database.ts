@@ -36,9 +36,12 @@
  *         Only creating one syncs at open.
  * - DB-7  Page files no manifest names — temp files and pages of a checkpoint
  *         that crashed, pages one that failed could not unlink — are removed
- *         by the first checkpoint of the handle (at the latest at close), under
- *         the checkpoint lock, by the manifest on disk: every checkpoint ignores
- *         them, and a cold open does not list a folder of hundreds of pages.
+ *         by the first checkpoint of the handle (at the latest at close), and
+ *         again after it finished a crashed one (CP-3), under the checkpoint
+ *         lock, by the manifest on disk, never while a manifest.next exists:
+ *         every checkpoint ignores them, and a cold open does not list a
+ *         folder of hundreds of pages. A failure to remove them stops nothing;
+ *         the next checkpoint tries again.
  */
 import { ConflictError, ErrorCode, TxtDbError, assert } from "../errors.ts";
 import { encodeKey, type Key } from "../codec/key.ts";
@@ -612,6 +615,7 @@ export class Database implements AsyncDisposable {
       if (abandoned !== undefined && abandoned.checkpointTsn > this.#store.manifest.checkpointTsn) {
         // CP-3: a checkpointer died after its intent was durable; finish its work first.
         await finishCheckpoint(this.#o.io, this.dir, abandoned);
+        this.#leftoversRemoved = false; // DB-7: it may have left files of its own
         await this.#commits.withWriterLock(async () => {
           await this.#catchUp(true);
           await this.#log.appendCheckpointMarker(abandoned.checkpointTsn);
@@ -619,12 +623,7 @@ export class Database implements AsyncDisposable {
         await this.#adoptFromDisk(false);
       }
       await this.#announceInstalled();
-      if (!this.#leftoversRemoved) {
-        // DB-7: under the checkpoint lock the manifest on disk names every page file there should be.
-        const onDisk = await readManifest(this.#o.io, this.dir);
-        if (onDisk !== undefined) await removeLeftoverPages(this.#o.io, this.#store.pages.root, onDisk);
-        this.#leftoversRemoved = true;
-      }
+      if (!this.#leftoversRemoved) await this.#removeLeftovers();
       const c = await this.#chooseCheckpointTsn();
       if (c <= this.#store.manifest.checkpointTsn) return;
       const t0 = this.#o.now();
@@ -653,6 +652,25 @@ export class Database implements AsyncDisposable {
     } finally {
       if (holder) coord.releaseCheckpointLock();
       this.#checkpointRunning = false; // in the same turn the work ends: a later call starts a new one
+    }
+  }
+
+  /**
+   * DB-7, holding the checkpoint lock: the manifest on disk names every page
+   * file there should be — unless a manifest.next is there (a checkpoint to
+   * finish, whose files are not garbage, or one this handle could not read):
+   * then nothing goes. Best effort: leftovers change no result, so a failure
+   * here never stops the checkpoint; the next one tries again.
+   */
+  async #removeLeftovers(): Promise<void> {
+    const io = this.#o.io;
+    try {
+      if ((await io.stat(joinPath(this.dir, manifestNextFileName))) !== undefined) return;
+      const onDisk = await readManifest(io, this.dir);
+      if (onDisk !== undefined) await removeLeftoverPages(io, this.#store.pages.root, onDisk);
+      this.#leftoversRemoved = true;
+    } catch {
+      // Tried again by the next checkpoint.
     }
   }
 
@@ -983,13 +1001,12 @@ async function finishCheckpoint(io: FileIO, dir: string, next: Manifest): Promis
   await installManifestNext(io, dir);
 }
 
-/** Step 3 of open: .tmp files are pages of a checkpoint that never became durable. */
 /**
- * Step 3 of open, with no checkpointer alive: .tmp files are pages of a
- * checkpoint that never became durable; page files the manifest does not
- * name are pages a checkpoint replaced or emptied but crashed before
- * unlinking. Both go (deleted rows must not stay greppable); so do folders of
- * namespaces the manifest no longer has, once empty.
+ * DB-7, with no other checkpointer alive and no manifest.next: .tmp files are
+ * pages of a checkpoint that never became durable; page files the manifest
+ * does not name are pages a checkpoint replaced or emptied but crashed
+ * before unlinking. Both go (deleted rows must not stay greppable); so do
+ * folders of namespaces the manifest no longer has, once empty.
  */
 async function removeLeftoverPages(io: FileIO, pagesRoot: string, manifest: Manifest): Promise<void> {
   if ((await io.stat(pagesRoot)) === undefined) return;

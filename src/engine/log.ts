@@ -140,7 +140,7 @@ export class CommitLog {
   #attested = 0;
   /** Whether the active descriptor may append without re-writing the unattested tail first (SEG-8). */
   #tailVerified = false;
-  /** Whether this handle has made the log folder's and the database folder's names durable (SEG-11). */
+  /** Whether this handle has made the log folder's entries (the segment open made), its name and the database folder's durable (SEG-11). */
   #foldersDurable = false;
   /** Where this process last appended a batch (GC-5: cut back to here if it fails). */
   #lastAppendAt = 0;

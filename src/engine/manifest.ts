@@ -29,6 +29,12 @@
  *          that crashed after its intent was durable: open rolls it forward.
  * - MAN-2  Every page file the manifest names exists with the checksum it
  *          records, unless someone edited it (contract 16: TXTDB_EDITED).
+ * - MAN-3  A page's `first` key is checked when a read first needs its
+ *          encoding (a lookup's binary search visits a few pages; check()
+ *          visits all): one that is no key is TXTDB_CORRUPT naming the
+ *          manifest then, not at open. Its checksum matched, so only a hand
+ *          edit that also recomputed the checksum can get there; encoding
+ *          every first key at open cost a cold open ~1 ms per 350 pages.
  */
 import { ErrorCode, TxtDbError } from "../errors.ts";
 import type { PageFormatName } from "../codec/page_format.ts";
@@ -102,11 +108,7 @@ export function decodeManifest(text: string, file: string): Manifest {
   return { format, checkpointTsn, nextPageId, namespaces: map };
 }
 
-/**
- * A page read from the manifest. Its encoded first key is computed on first
- * use: a lookup needs it of the few pages its binary search visits, and
- * computing it for every page cost a cold open of a 350-page namespace ~1 ms.
- */
+/** A page read from the manifest; its encoded first key is computed on first use (MAN-3). */
 class StoredPageRef implements PageRef {
   readonly file: string;
   readonly first: JsonValue | null;

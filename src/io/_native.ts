@@ -1,11 +1,12 @@
 /**
  * Loads the native addon (native/txtdb.cc) once, in Node, Deno and Bun.
  *
- * The addon ships prebuilt in `prebuilds/<platform>-<arch>/` and is found by
- * node-gyp-build from the package root — the nearest directory above this
- * file that holds `binding.gyp`. That works both for `src/io/_native.ts` (Deno,
- * Bun) and for `dist/src/io/_native.js` (Node). A leftover `build/Release`
- * shadows the prebuild (node-gyp-build prefers it).
+ * The addon ships prebuilt in `prebuilds/<platform>-<arch>/` under the
+ * package root — the nearest directory above this file that holds
+ * `binding.gyp`. That works both for `src/io/_native.ts` (Deno, Bun) and for
+ * `dist/src/io/_native.js` (Node). The prebuild for this platform is loaded
+ * directly; otherwise (or when a local `build/` exists, which node-gyp-build
+ * prefers) node-gyp-build searches.
  *
  * loadNative() never throws: without a usable addon, txtdb runs in exclusive
  * single-process mode and says why, using the returned error.
@@ -51,13 +52,13 @@ export function loadedNative(): NativeLoad | undefined {
 function load(): NativeLoad {
   try {
     const root = packageRoot(dirname(fileURLToPath(import.meta.url)));
-    const require = (): NodeJS.Require => createRequire(import.meta.url);
+    const requireHere = (): NodeJS.Require => createRequire(import.meta.url);
     // The common case without node-gyp-build's search, which costs a cold
     // open about 3 ms: the prebuild for this platform — unless a local build
     // exists, which node-gyp-build would prefer.
     const prebuild = join(root, "prebuilds", `${process.platform}-${process.arch}`, "txtdb.node");
-    if (!existsSync(join(root, "build")) && existsSync(prebuild)) return checkAbi(dlopen(prebuild, require), root);
-    const nodeGypBuild = require()("node-gyp-build") as (dir: string) => unknown;
+    if (!existsSync(join(root, "build")) && existsSync(prebuild)) return checkAbi(dlopen(prebuild, requireHere), root);
+    const nodeGypBuild = requireHere()("node-gyp-build") as (dir: string) => unknown;
     return checkAbi(nodeGypBuild(root), root);
   } catch (cause: unknown) {
     const reason = cause instanceof Error ? cause.message : String(cause);
@@ -68,10 +69,11 @@ function load(): NativeLoad {
 /**
  * Loads an addon file. process.dlopen() (Node, Deno and Bun all have it) skips
  * the CommonJS loader, whose first use in an ES module process costs a cold
- * open about 1.5 ms; require() is the fallback.
+ * open about 1.5 ms; require() is the fallback. Unlike require() it caches
+ * nothing: loadNative() calls it once per copy of this module.
  */
-function dlopen(file: string, require: () => NodeJS.Require): unknown {
-  if (typeof process.dlopen !== "function") return require()(file);
+function dlopen(file: string, requireHere: () => NodeJS.Require): unknown {
+  if (typeof process.dlopen !== "function") return requireHere()(file);
   const module = { exports: {} };
   process.dlopen(module, file);
   return module.exports;

@@ -37,7 +37,7 @@ export interface NativeAddon {
    * Makes the file's data and size durable: Linux fdatasync (retried on
    * EINTR); macOS fcntl(F_FULLFSYNC), falling back to F_BARRIERFSYNC, then
    * fsync, only when the previous one is unsupported (ENOTSUP/EINVAL);
-   * Windows FlushFileBuffers. Runs off the JS thread (napi async work);
+   * Windows FlushFileBuffers. Runs on the addon's sync threads (NATIVE-14), never the runtime's pool;
    * the callback gets null or the error.
    */
   datasync(token: number, callback: (err: Error | null) => void): void;

@@ -23,16 +23,19 @@
  *          database. It never runs several processes without real locks.
  * - NIO-5  Writes of at most `inlineWriteBytesMax` bytes, reads of at most
  *          `inlineReadBytesMax`, and the name lookups — open (of a file
- *          that exists), stat, fstat, readdir, close — run on the calling
- *          thread: they copy into or out of the page cache (or read the
- *          inode and directory caches), and a hop to a worker thread costs
- *          more than they do (about 30 µs on a 2-core machine, measured in
- *          bench/io.bench.ts; a cold open made a dozen such hops). A write
- *          never waits for the disk; a small read of a cold file waits for
- *          at most one disk read (as a page fault of an mmap-based store
- *          would) — the engine's small reads are of the log tail others just
- *          wrote. Whole files (pages, the manifest), larger reads and writes,
- *          creations, renames, unlinks and every sync go off the JS thread:
+ *          that exists), stat, fstat, readdir — run on the calling thread:
+ *          they copy into or out of the page cache (or read the inode and
+ *          directory caches), and a hop to a worker thread costs more than
+ *          they do (about 30 µs on a 2-core machine, measured in
+ *          bench/io.bench.ts; a cold open made a dozen such hops). The
+ *          folders the engine lists hold a few log segments, or one
+ *          namespace's pages (listed by a checkpoint, DB-7). A write never
+ *          waits for the disk; a small read of a cold file waits for at most
+ *          one disk read (as a page fault of an mmap-based store would) —
+ *          the engine's small reads are of the log tail others just wrote.
+ *          Whole files (pages, the manifest), larger reads and writes,
+ *          creations, closes (the last one of an unlinked segment frees its
+ *          blocks), renames, unlinks and every sync go off the JS thread:
  *          read inline, a scan of 4× the cache grew the young generation to
  *          29 MB instead of 21 and made no open faster; created inline, the
  *          pages of a checkpoint cost a busy process 4% of its time.
@@ -142,7 +145,7 @@ class NativeIO implements FileIO {
       const token = this.#addon?.attach(fd, path, String(st.dev), String(st.ino)) ?? null;
       return new NativeFileHandle(fd, token, this.#addon, path, options.readOnly === true, `${st.dev}:${st.ino}`);
     } catch (err) {
-      fs.closeSync(fd);
+      fs.close(fd, () => {});
       throw ioError(err, "open", path);
     }
   }
@@ -407,7 +410,7 @@ class NativeFileHandle implements FileHandle {
     if (this.#addon === null) processLocks.releaseOwner(this.#identity, this);
     else this.#addon.detach(this.#token!);
     try {
-      fs.closeSync(this.#fd); // NIO-5
+      await call<void>((cb) => fs.close(this.#fd, cb)); // the last close of an unlinked file frees its blocks
     } catch (err) {
       throw ioError(err, "close", this.path);
     }
