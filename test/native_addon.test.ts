@@ -116,19 +116,24 @@ function lockWait(d: Attached, start: number, length: number, exclusive: boolean
   return { id, settled, calls: () => calls, isSettled: () => calls > 0 };
 }
 
-/** Live addon waiter threads (named "txtdb-lockwait"); null off Linux. */
-function waiterThreads(): number | null {
+/** Live threads of this process named `name` (the addon names its own); null off Linux. */
+function threadsNamed(name: string): number | null {
   if (!isLinux) return null;
   let count = 0;
   for (const task of fs.readdirSync("/proc/self/task")) {
     try {
-      if (fs.readFileSync(`/proc/self/task/${task}/comm`, "utf8").trim() === "txtdb-lockwait") count++;
+      if (fs.readFileSync(`/proc/self/task/${task}/comm`, "utf8").trim() === name) count++;
     } catch {
       // The thread exited while we looked.
     }
   }
   return count;
 }
+
+/** Live addon waiter threads; null off Linux. */
+const waiterThreads = (): number | null => threadsNamed("txtdb-lockwait");
+/** Live addon sync threads (NATIVE-14); null off Linux. */
+const syncThreads = (): number | null => threadsNamed("txtdb-sync");
 
 /** Polls `condition` every 5 ms for up to `ms`; true once it holds. */
 async function eventually(condition: () => boolean, ms: number): Promise<boolean> {
@@ -475,20 +480,6 @@ test("NATIVE-9: datasync() calls back with null; datasyncSync() and syncDir() su
   });
 });
 
-/** Live addon sync threads (named "txtdb-sync"); null off Linux. */
-function syncThreads(): number | null {
-  if (!isLinux) return null;
-  let count = 0;
-  for (const task of fs.readdirSync("/proc/self/task")) {
-    try {
-      if (fs.readFileSync(`/proc/self/task/${task}/comm`, "utf8").trim() === "txtdb-sync") count++;
-    } catch {
-      // The thread exited while we looked.
-    }
-  }
-  return count;
-}
-
 // Node only: Deno's and Bun's fs run on pools of their own that this FIFO trick does not fill.
 const isNode = !isDeno && process.versions.bun === undefined;
 
@@ -658,17 +649,23 @@ test("NATIVE-6: a pending wait keeps the process alive until it is granted", asy
   });
 });
 
-test("NATIVE-11, NATIVE-14: terminating a worker in the middle of its syncs joins its sync threads and does not crash", async () => {
+/** Starts `source` as a worker thread on `file`; resolves with its first message. */
+async function startWorker(name: string, source: string, file: string): Promise<{ worker: import("node:worker_threads").Worker; message: unknown }> {
   const { Worker } = await import("node:worker_threads");
+  const script = path.join(tmp, name);
+  fs.writeFileSync(script, source);
+  const worker = new Worker(script, { workerData: { loader: loaderUrl(), file } });
+  const message = await within(10_000, "the worker", new Promise<unknown>((resolve, reject) => {
+    worker.once("message", resolve);
+    worker.once("error", reject);
+  }));
+  return { worker, message };
+}
+
+test("NATIVE-11, NATIVE-14: terminating a worker in the middle of its syncs joins its sync threads and does not crash", async () => {
   await withDescriptors(1, async (_, file) => {
     const before = syncThreads() ?? 0;
-    const script = path.join(tmp, "worker-sync.mjs");
-    fs.writeFileSync(script, WORKER_SYNC_SCRIPT);
-    const worker = new Worker(script, { workerData: { loader: loaderUrl(), file } });
-    const message = await within(10_000, "the worker", new Promise<unknown>((resolve, reject) => {
-      worker.once("message", resolve);
-      worker.once("error", reject);
-    }));
+    const { worker, message } = await startWorker("worker-sync.mjs", WORKER_SYNC_SCRIPT, file);
     assert.equal(message, "syncing");
     await sleep(20);
     await worker.terminate();
@@ -682,17 +679,10 @@ test("NATIVE-11, NATIVE-14: terminating a worker in the middle of its syncs join
 });
 
 test("NATIVE-11: terminating a worker with a pending wait cancels it and does not crash", async () => {
-  const { Worker } = await import("node:worker_threads");
   await withDescriptors(2, async ([a, c], file) => {
     assert.ok(a && c);
     assert.equal(addon().tryLock(a.token, 0, 1, true), true);
-    const script = path.join(tmp, "worker-wait.mjs");
-    fs.writeFileSync(script, WORKER_WAIT_SCRIPT);
-    const worker = new Worker(script, { workerData: { loader: loaderUrl(), file } });
-    const message = await within(10_000, "the worker", new Promise<unknown>((resolve, reject) => {
-      worker.once("message", resolve);
-      worker.once("error", reject);
-    }));
+    const { worker, message } = await startWorker("worker-wait.mjs", WORKER_WAIT_SCRIPT, file);
     assert.equal(message, "waiting");
     await sleep(20);
     assert.equal(waiterThreads() ?? 1, 1, "the worker's wait has its thread");
@@ -722,10 +712,8 @@ const u8 = Uint8Array.from(bytes);
 console.log(JSON.stringify(cases.map(([start, end, seed]) => addon.crc32c(u8, start, end, seed))));
 `;
 
-// A child that queues a sync and does nothing else: it must stay alive to
-// print the result, then exit with nothing pending (the runChild timeout
-// fails the test if the idle sync service kept it alive).
-const CHILD_SYNC_SCRIPT = `
+// The start of a child script: the addon, and a token for TXTDB_FILE.
+const CHILD_ATTACH = `
 import fs from "node:fs";
 const { loadNative } = await import(process.env.TXTDB_LOADER);
 const { addon, error } = loadNative();
@@ -734,7 +722,12 @@ const file = process.env.TXTDB_FILE;
 const fd = fs.openSync(file, "r+");
 const st = fs.fstatSync(fd, { bigint: true });
 const token = addon.attach(fd, file, String(st.dev), String(st.ino));
-addon.datasync(token, (err) => {
+`;
+
+// A child that queues a sync and does nothing else: it must stay alive to
+// print the result, then exit with nothing pending (the runChild timeout
+// fails the test if the idle sync service kept it alive).
+const CHILD_SYNC_SCRIPT = `${CHILD_ATTACH}addon.datasync(token, (err) => {
   console.log("synced " + (err ? err.code : "null"));
   addon.datasync(token, (err2) => console.log("synced again " + (err2 ? err2.code : "null")));
 });
@@ -743,16 +736,7 @@ console.log("queued");
 
 // A child process: waits for a lock the parent holds and prints when it gets
 // it. Nothing but the pending wait keeps its event loop alive.
-const CHILD_WAIT_SCRIPT = `
-import fs from "node:fs";
-const { loadNative } = await import(process.env.TXTDB_LOADER);
-const { addon, error } = loadNative();
-if (error) throw error;
-const file = process.env.TXTDB_FILE;
-const fd = fs.openSync(file, "r+");
-const st = fs.fstatSync(fd, { bigint: true });
-const token = addon.attach(fd, file, String(st.dev), String(st.ino));
-if (addon.tryLock(token, 0, 1, true)) throw new Error("the parent should hold the lock");
+const CHILD_WAIT_SCRIPT = `${CHILD_ATTACH}if (addon.tryLock(token, 0, 1, true)) throw new Error("the parent should hold the lock");
 addon.lockWait(token, 0, 1, true, (err) => console.log(err ? "error " + err.code : "granted"));
 console.log("waiting");
 `;
@@ -792,8 +776,8 @@ const lockLeft = !addon.tryLock(c, 0, 1, true);
 console.log(JSON.stringify({ blocked, free, lockLeft }));
 `;
 
-// A worker that keeps four syncs in flight until it is terminated.
-const WORKER_SYNC_SCRIPT = `
+// The start of a worker script: the addon, and a token for workerData.file.
+const WORKER_ATTACH = `
 import fs from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 const { loadNative } = await import(workerData.loader);
@@ -802,21 +786,15 @@ if (error) throw error;
 const fd = fs.openSync(workerData.file, "r+");
 const st = fs.fstatSync(fd, { bigint: true });
 const token = addon.attach(fd, workerData.file, String(st.dev), String(st.ino));
-const again = () => addon.datasync(token, again);
+`;
+
+// A worker that keeps four syncs in flight until it is terminated.
+const WORKER_SYNC_SCRIPT = `${WORKER_ATTACH}const again = () => addon.datasync(token, again);
 for (let i = 0; i < 4; i++) again();
 parentPort.postMessage("syncing");
 `;
 
 // A worker thread: starts a wait that can only end when the parent unlocks.
-const WORKER_WAIT_SCRIPT = `
-import fs from "node:fs";
-import { parentPort, workerData } from "node:worker_threads";
-const { loadNative } = await import(workerData.loader);
-const { addon, error } = loadNative();
-if (error) throw error;
-const fd = fs.openSync(workerData.file, "r+");
-const st = fs.fstatSync(fd, { bigint: true });
-const token = addon.attach(fd, workerData.file, String(st.dev), String(st.ino));
-addon.lockWait(token, 0, 1, true, (err) => parentPort.postMessage(err ? err.code : "granted"));
+const WORKER_WAIT_SCRIPT = `${WORKER_ATTACH}addon.lockWait(token, 0, 1, true, (err) => parentPort.postMessage(err ? err.code : "granted"));
 parentPort.postMessage("waiting");
 `;
