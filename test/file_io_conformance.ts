@@ -156,6 +156,13 @@ export function fileIOConformance(adapter: string, setup: () => Promise<Fixture>
       await rejectsWithCode(io.readdir(joinPath(dir, "none")), "TXTDB_NOT_FOUND");
     });
 
+    withFixture("stat() of a missing path is undefined; of a path under a file, TXTDB_IO (ENOTDIR) in every runtime", async ({ io, dir }) => {
+      assert.equal(await io.stat(joinPath(dir, "missing")), undefined);
+      assert.equal(await io.stat(joinPath(dir, "missing", "deeper")), undefined);
+      await (await io.open(joinPath(dir, "file"), { create: true })).close();
+      await rejectsWithCode(io.stat(joinPath(dir, "file", "under")), "TXTDB_IO");
+    });
+
     withFixture("two handles of one file conflict on exclusive locks, even in one process (IO-5)", async ({ io, dir }) => {
       const a = await io.open(joinPath(dir, "lock"), { create: true });
       const b = await io.open(joinPath(dir, "lock"));
