@@ -67,13 +67,15 @@ function load(): NativeLoad {
 }
 
 /**
- * Loads an addon file. process.dlopen() (Node, Deno and Bun all have it) skips
- * the CommonJS loader, whose first use in an ES module process costs a cold
- * open about 1.5 ms; require() is the fallback. Unlike require() it caches
+ * Loads an addon file. process.dlopen() skips the CommonJS loader, whose
+ * first use in an ES module process costs a cold open in Node about 1.5 ms
+ * (0.35 ms against 1.7 here; in Bun 0.7 against 1.0). Deno has it too, but
+ * there it is the slower one (2.7 ms against 1.8): require() is used there,
+ * and wherever process.dlopen is missing. Unlike require() it caches
  * nothing: loadNative() calls it once per copy of this module.
  */
 function dlopen(file: string, requireHere: () => NodeJS.Require): unknown {
-  if (typeof process.dlopen !== "function") return requireHere()(file);
+  if (typeof process.dlopen !== "function" || "Deno" in globalThis) return requireHere()(file);
   const module = { exports: {} };
   process.dlopen(module, file);
   return module.exports;
