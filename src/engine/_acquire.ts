@@ -1,8 +1,9 @@
 /**
- * Taking a lock that others hold only briefly (the writer lock, the sync
- * lock): retry tryLock for a few turns of the event loop before falling back
- * to lock(), whose wait on an addon thread costs a thread wake-up at each end
- * (~100 µs on a 2-core machine, bench/multiprocess.bench.ts lock-handoff).
+ * Taking a lock that others hold only briefly (the writer lock): retry
+ * tryLock for a few turns of the event loop before falling back to lock(),
+ * whose wait on an addon thread costs a thread start and a wake-up (the
+ * hand-off is 55-85 µs at the median on a 2-core machine,
+ * bench/multiprocess.bench.ts lock-handoff).
  * The retries yield to the event loop, so other work runs meanwhile.
  */
 import type { FileHandle } from "../io/file_io.ts";
