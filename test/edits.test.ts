@@ -11,7 +11,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { PageFormatName } from "../src/codec/page_format.ts";
-import { joinPath, memoryIO, open, type EditChange, type FileIO } from "../src/mod.ts";
+import { joinPath, memoryIO, open, type EditChange, type FileIO, type MemoryIO } from "../src/mod.ts";
 import { basePath } from "../src/engine/page_base.ts";
 import fc from "fast-check";
 import { encodeValue } from "../src/codec/value.ts";
@@ -225,16 +225,22 @@ for (const format of formats) {
       }
     });
 
-    test("BASE-1: without a valid base copy the edit is refused, naming why", async () => {
-      const { io, file } = await seeded(format);
-      await io.unlink(basePath(file));
-      await edit(io, file, (t) => editRows(format, t));
-      const db = await open("/db", { io });
-      const err = await errorOf(() => db.adoptEdits());
-      assert.equal(err.code, "TXTDB_EDITED");
-      assert.match(err.message, /base copy/);
-      await db.close();
-    });
+    for (const [what, spoil] of [
+      ["missing", async (io: MemoryIO, base: string) => io.unlink(base)],
+      ["torn (cut short: GZ-1)", async (io: MemoryIO, base: string) => io.open(base).then(async (f) => { await f.truncate(Math.floor((await f.size()) / 2)); await f.close(); })],
+      ["not gzip at all", async (io: MemoryIO, base: string) => io.open(base).then(async (f) => { await f.truncate(0); await f.write(0, new TextEncoder().encode("plain text")); await f.close(); })],
+    ] as const) {
+      test(`BASE-1: with its base copy ${what}, the edit is refused, naming why`, async () => {
+        const { io, file } = await seeded(format);
+        await spoil(io, basePath(file));
+        await edit(io, file, (t) => editRows(format, t));
+        const db = await open("/db", { io });
+        const err = await errorOf(() => db.adoptEdits());
+        assert.equal(err.code, "TXTDB_EDITED");
+        assert.match(err.message, /base copy/);
+        await db.close();
+      });
+    }
 
     test("an edited file over the size bound is refused before it is read", async () => {
       const { io, file } = await seeded(format);

@@ -26,6 +26,7 @@
  */
 import { ErrorCode, TxtDbError } from "../errors.ts";
 import type { FileIO } from "../io/file_io.ts";
+import { gunzip, gzip } from "../io/gzip.ts";
 import { basename, dirname, joinPath } from "../io/path.ts";
 import { crc32c, crcHex } from "./_crc32c.ts";
 import { tempSuffix } from "./_defaults.ts";
@@ -42,7 +43,7 @@ export function pageOfBase(name: string): string | undefined {
   return name.startsWith(".") && name.endsWith(baseSuffix) ? name.slice(1, -baseSuffix.length) : undefined;
 }
 
-/** A page's bytes as its base copy holds them (gzip; runs off the JS thread where the runtime's zlib does). */
+/** A page's bytes as its base copy holds them (gzip, off the JS thread: src/io/gzip.ts). */
 export function compressBase(bytes: Uint8Array): Promise<Uint8Array> {
   return gzip(bytes);
 }
@@ -82,18 +83,4 @@ export async function readBase(io: FileIO, pagePath: string, crc: string): Promi
     return undefined; // torn
   }
   return crcHex(crc32c(bytes)) === crc ? bytes : undefined;
-}
-
-async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
-  return pipe(bytes, new CompressionStream("gzip"));
-}
-
-async function gunzip(bytes: Uint8Array): Promise<Uint8Array> {
-  return pipe(bytes, new DecompressionStream("gzip"));
-}
-
-/** Runs bytes through a (de)compression stream; typed loosely because runtimes type these streams differently. */
-async function pipe(bytes: Uint8Array, through: { readable: ReadableStream; writable: WritableStream }): Promise<Uint8Array> {
-  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(through as TransformStream);
-  return new Uint8Array(await new Response(stream).arrayBuffer());
 }
