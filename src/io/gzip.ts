@@ -9,8 +9,9 @@
  * imported on first use, so a process that never checkpoints never loads it
  * (it costs about 1.3 MB).
  *
- * - GZ-1  gunzip() rejects on anything that is not one complete gzip stream
- *         (a torn copy); it never returns partial bytes.
+ * - GZ-1  gunzip() rejects a stream cut short (a torn copy) or one that is
+ *         no gzip at all, rather than returning what it decoded so far.
+ *         What it returns is checked against the page's CRC anyway (BASE-1).
  */
 type Zlib = typeof import("node:zlib");
 
