@@ -181,6 +181,15 @@ async function verifyImage(image: Image, model: Model, deep: boolean): Promise<v
   }
 }
 
+/** A memoryIO holding a database at `dir` with the row t/1 = "one", closed (its log retired, SEG-3). */
+async function closedWithOneRow(): Promise<MemoryIO> {
+  const mem = memoryIO();
+  const db = await open(dir, { io: mem });
+  await db.put("t", 1, "one");
+  await db.close();
+  return mem;
+}
+
 describe("crash at every sync point of random workloads (seeded)", () => {
   test('crash mode "drop": before and after every datasync and syncDir', async () => {
     await fc.assert(
@@ -330,10 +339,7 @@ describe("the log's torn tail and damaged records (contract 11, 12)", () => {
   });
 
   test("a damaged manifest is TXTDB_CORRUPT naming it; an unparseable page file is reported, never skipped", async () => {
-    const mem = memoryIO();
-    const db = await open(dir, { io: mem });
-    await db.put("t", 1, "one");
-    await db.close();
+    const mem = await closedWithOneRow();
     const manifest = joinPath(dir, "manifest.json");
     const good = await mem.readFile(manifest);
     const f = await mem.open(manifest);
@@ -569,10 +575,7 @@ describe("I/O errors (GC-5)", () => {
   });
 
   test("SEG-10: a clean reopen (the log retired at close) does no datasync; one with lines in the log does one", async () => {
-    const mem = memoryIO();
-    const db = await open(dir, { io: mem });
-    await db.put("t", 1, "one");
-    await db.close(); // checkpoints and retires the log (SEG-3)
+    const mem = await closedWithOneRow(); // its close checkpointed and retired the log (SEG-3)
     let before = mem.counters.datasyncs;
     const again = await open(dir, { io: mem });
     assert.equal(mem.counters.datasyncs - before, 0, "a clean reopen does no datasync (reopen time is a benchmark target)");
@@ -587,10 +590,7 @@ describe("I/O errors (GC-5)", () => {
   });
 
   test("DB-6, SEG-11: a reopen syncs no folder; the first commit syncs the log folder, the database folder and its parent, once", async () => {
-    const mem = memoryIO();
-    const db = await open(dir, { io: mem });
-    await db.put("t", 1, "one");
-    await db.close();
+    const mem = await closedWithOneRow();
     let before = mem.counters.syncDirs;
     const again = await open(dir, { io: mem });
     assert.equal(mem.counters.syncDirs - before, 0, "not even for the log's new first segment (the log was retired at close)");
@@ -613,10 +613,7 @@ describe("I/O errors (GC-5)", () => {
   });
 
   test("SEG-11: a handle that commits into the segment another handle's open made (name not yet synced) keeps its commit after a crash", async () => {
-    const mem = memoryIO();
-    const db = await open(dir, { io: mem });
-    await db.put("t", 1, "one");
-    await db.close(); // retires the log: the next open makes a segment and syncs nothing
+    const mem = await closedWithOneRow(); // the log retired: the next open makes a segment and syncs nothing
     const a = await open(dir, { io: mem }); // makes it, and writes nothing
     const b = await open(dir, { io: mem });
     await b.put("t", 2, "two"); // B's first line: B syncs the log folder first
@@ -628,10 +625,7 @@ describe("I/O errors (GC-5)", () => {
   });
 
   test("SEG-11: a database copied into place without syncs keeps every commit acknowledged after its reopen", async () => {
-    const mem = memoryIO();
-    const db = await open(dir, { io: mem });
-    await db.put("t", 1, "one");
-    await db.close();
+    const mem = await closedWithOneRow();
     // cp -r: every file's bytes durable, no directory entry of the copy synced.
     const copy = "/restored/db";
     const copyTree = async (from: string, to: string): Promise<void> => {
