@@ -100,6 +100,15 @@ export function fileIOConformance(adapter: string, setup: () => Promise<Fixture>
       await io.syncDir(dir);
     });
 
+    withFixture("datasync({ blocking: true }) resolves on a written file, and fails on a closed one as datasync() does", async ({ io, dir }) => {
+      const f = await io.open(joinPath(dir, "f"), { create: true });
+      await f.append(bytes("xy"));
+      await f.datasync({ blocking: true });
+      assert.deepEqual([...(await f.readAll())], [120, 121]);
+      await f.close();
+      await rejectsWithCode(f.datasync({ blocking: true }), "TXTDB_CLOSED");
+    });
+
     withFixture("a read-only handle refuses writes and exclusive locks", async ({ io, dir }) => {
       await (await io.open(joinPath(dir, "f"), { create: true })).close();
       const f = await io.open(joinPath(dir, "f"), { readOnly: true });

@@ -25,17 +25,39 @@ async function read(io: MemoryIO, path: string): Promise<string | undefined> {
 }
 
 describe("memoryIO().crash()", () => {
-  test("keeps datasync'd bytes and drops bytes written after the last datasync (MEM-1)", async () => {
+  for (const blocking of [false, true]) {
+    test(`keeps datasync'd bytes and drops bytes written after the last datasync (MEM-1)${blocking ? ", datasync({ blocking: true }) too" : ""}`, async () => {
+      const io = memoryIO();
+      const f = await io.open("/log", { create: true });
+      await f.append(enc.encode("one\n"));
+      await f.datasync({ blocking });
+      await f.append(enc.encode("two\n"));
+      await f.write(0, enc.encode("ONE"));
+      await io.syncDir("/");
+      const after = io.crash();
+      assert.equal(await read(after, "/log"), "one\n");
+      assert.equal(await read(io, "/log"), "ONE\ntwo\n", "the original is untouched");
+    });
+  }
+
+  test("MEM-7: mapShared() gives every handle of a file one buffer, grows the file to its length, and a crash image starts without it", async () => {
     const io = memoryIO();
-    const f = await io.open("/log", { create: true });
-    await f.append(enc.encode("one\n"));
-    await f.datasync();
-    await f.append(enc.encode("two\n"));
-    await f.write(0, enc.encode("ONE"));
+    const a = await io.open("/lock", { create: true });
+    const b = await io.open("/lock");
+    const ma = new BigInt64Array(a.mapShared!(4096)!, 0, 1);
+    const mb = new BigInt64Array(b.mapShared!(4096)!, 0, 1);
+    Atomics.add(ma, 0, 5n);
+    assert.equal(Atomics.load(mb, 0), 5n, "a store through one handle's mapping is seen through the other's");
+    assert.equal(await a.size(), 4096);
+    await a.close();
+    const c = await io.open("/lock");
+    assert.equal(new BigInt64Array(c.mapShared!(4096)!, 0, 1)[0], 5n, "the mapping outlives a closed handle, as the page cache does");
+    await c.datasync();
     await io.syncDir("/");
     const after = io.crash();
-    assert.equal(await read(after, "/log"), "one\n");
-    assert.equal(await read(io, "/log"), "ONE\ntwo\n", "the original is untouched");
+    const d = await after.open("/lock");
+    assert.equal(new BigInt64Array(d.mapShared!(4096)!, 0, 1)[0], 0n, "every process that mapped it died in the crash");
+    await Promise.all([b.close(), c.close(), d.close()]);
   });
 
   test("a file whose directory entry was never synced vanishes, even if its data was (MEM-2)", async () => {

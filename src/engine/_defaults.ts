@@ -14,6 +14,16 @@ export const batchBytesMax = 8 << 20;
 /** Commits queued behind the batch being flushed; commit() waits for room past this (backpressure). */
 export const queueCommitsMax = 4096;
 
+/**
+ * GC-7: a lone commit's datasync runs on the JS thread only while the
+ * handle's last datasync took at most this long — the longest the event loop
+ * then waits for the disk, but for the one datasync that finds it slow.
+ */
+export const blockingSyncMaxMs = 1;
+/** GC-7: lone commits awaited in a loop, each with a blocking datasync, give the event loop a turn at least this often. */
+export const blockingSyncTurnMs = 2;
+/** GC-9: a spare hold is re-published once it lags this many TSNs behind the visible snapshot (how far it may hold a checkpoint back). */
+export const spareHoldLagMaxTsn = 64;
 /** Under durability "relaxed", the log is datasync'd in the background at most this often. */
 export const relaxedSyncIntervalMs = 1000;
 
@@ -86,7 +96,7 @@ export const lockDurableOffset = 2 ** 41;
 export const manifestFileName = "manifest.json";
 export const manifestNextFileName = "manifest.next";
 export const lockFileName = "lock";
-/** PP-6: the bytes of the lock file mapped shared: the log generation (8 bytes), in one page. */
+/** PP-6, PP-7: the bytes of the lock file mapped shared: the log generation and the handle generation (8 bytes each), in one page. */
 export const lockSharedBytes = 4096;
 export const logDirName = "log";
 export const pagesDirName = "pages";

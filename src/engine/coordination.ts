@@ -33,7 +33,13 @@
  *         where it was when it last caught up knows no line came since —
  *         with a load from memory, where begin() and db.get() would otherwise
  *         read the log (SEG-7). The lock file holds no data: its bytes are
- *         only this count, and its byte ranges the locks.
+ *         only the counts of PP-6 and PP-7, and its byte ranges the locks.
+ * - PP-7  Handle generation: the lock file's next 8 bytes count the handles
+ *         ever opened on the database: a handle adds one right after taking
+ *         its slot, before it reads anything. A handle that found itself
+ *         alone (PP-1) when the count was n is still alone while the count
+ *         is n — no lock test at each commit (othersOpen). A handle that
+ *         closes changes nothing: "not alone" is always tested again.
  *
  * Two handles on the lock file: `main` holds the slot, the writer lock, the
  * gate in shared mode and the published snapshot; `aux` holds the checkpoint
@@ -63,12 +69,17 @@ export class Coordination {
   #durablePublished: number | null = null;
   /** PP-6: the shared log generation, or null where the FileIO cannot map the lock file. */
   readonly logGeneration: BigInt64Array | null;
+  /** PP-7: the shared handle generation (null where the lock file is not mapped), and its value when this handle last found itself alone. */
+  readonly #handleGeneration: BigInt64Array | null;
+  #aloneAt: bigint | null = null;
 
-  private constructor(main: FileHandle, aux: FileHandle, slot: number, logGeneration: BigInt64Array | null) {
+  private constructor(main: FileHandle, aux: FileHandle, slot: number, shared: ArrayBuffer | null) {
     this.main = main;
     this.#aux = aux;
     this.slot = slot;
-    this.logGeneration = logGeneration;
+    this.logGeneration = shared === null ? null : new BigInt64Array(shared, 0, 1);
+    this.#handleGeneration = shared === null ? null : new BigInt64Array(shared, 8, 1);
+    if (this.#handleGeneration !== null) Atomics.add(this.#handleGeneration, 0, 1n); // PP-7: before this handle reads anything
   }
 
   /** Opens the lock file twice and takes a reader slot (PP-1). */
@@ -80,8 +91,7 @@ export class Coordination {
       aux = await io.open(path);
       for (let i = 0; i < lockSlotsMax; i++) {
         if (!main.tryLock(lockSlotsOffset + i, 1, "exclusive")) continue;
-        const shared = main.mapShared?.(lockSharedBytes) ?? null;
-        return new Coordination(main, aux, i, shared === null ? null : new BigInt64Array(shared, 0, 1));
+        return new Coordination(main, aux, i, main.mapShared?.(lockSharedBytes) ?? null);
       }
       throw new TxtDbError(ErrorCode.LOCKED, `the database in '${dir}' has ${lockSlotsMax} open handles already; close some first`, { file: path });
     } catch (err) {
@@ -198,9 +208,15 @@ export class Coordination {
     this.#durablePublished = tsn;
   }
 
-  /** PP-1: whether another handle (any process) has the database open. */
+  /** PP-1: whether another handle (any process) has the database open; PP-7 spares the lock test while this one stays alone. */
   othersOpen(): boolean {
-    return this.main.testLock(lockSlotsOffset, lockSlotsMax, "exclusive") !== null;
+    const generation = this.#handleGeneration;
+    if (generation === null) return this.main.testLock(lockSlotsOffset, lockSlotsMax, "exclusive") !== null;
+    const now = Atomics.load(generation, 0);
+    if (now === this.#aloneAt) return false;
+    const others = this.main.testLock(lockSlotsOffset, lockSlotsMax, "exclusive") !== null;
+    this.#aloneAt = others ? null : now;
+    return others;
   }
 
   async close(): Promise<void> {

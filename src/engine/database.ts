@@ -80,6 +80,8 @@ export interface EngineOptions {
   readonly formatExplicit: boolean;
   readonly isolation: Isolation;
   readonly durability: "sync" | "relaxed";
+  /** GC-7: a lone commit's datasync may run on the JS thread. */
+  readonly blockingSync: boolean;
   readonly cacheBytes: number;
   readonly checkpointLogBytes: number;
   /** Warn once when a live snapshot holds a checkpoint back by more than this many TSNs. */
@@ -152,9 +154,9 @@ export class Database implements AsyncDisposable {
     this.#metrics = parts.metrics;
     this.#commits = new GroupCommit({
       store: this.#store, log: this.#log, lockFile: this.#coord.main, metrics: this.#metrics,
-      durability: o.durability, now: o.now, afterBatch: () => this.#maybeCheckpoint(),
+      durability: o.durability, blockingSync: o.blockingSync, now: o.now, afterBatch: () => this.#maybeCheckpoint(),
       catchUp: () => this.#catchUp(true),
-      syncThrough: (tsn: number) => this.#syncThrough(tsn),
+      syncThrough: (tsn: number, blocking: boolean) => this.#syncThrough(tsn, blocking),
       yieldTurn: o.yieldTurn,
       holdSnapshot: (tsn: number) => this.#coord.publish(tsn),
       releaseSnapshot: (tsn: number) => this.#coord.unpublish(tsn),
@@ -275,18 +277,18 @@ export class Database implements AsyncDisposable {
   }
 
   /** PP-5: every record up to `tsn` durable, by this handle's datasync or one another handle published. */
-  async #syncThrough(tsn: number): Promise<void> {
+  async #syncThrough(tsn: number, blocking: boolean): Promise<void> {
     const coord = this.#coord;
     if (!coord.othersOpen()) {
       // Alone on the database: nobody to share a datasync with.
-      await this.#log.datasync();
+      await this.#log.datasync(blocking);
       this.#metrics.datasyncs++;
       return;
     }
     if (coord.durableAtLeast(tsn)) return;
     await this.#catchUp(false); // then this datasync covers, and publishes, the others' records too
     const covered = this.#store.lastTsn;
-    const carriedAll = await this.#log.datasync();
+    const carriedAll = await this.#log.datasync(blocking);
     this.#metrics.datasyncs++;
     if (carriedAll) coord.publishDurable(covered); // SEG-8: not through a descriptor that re-wrote nothing yet
   }
@@ -698,6 +700,7 @@ export class Database implements AsyncDisposable {
    * and no newer than this handle's durable state.
    */
   async #chooseCheckpointTsn(): Promise<number> {
+    this.#commits.releaseSpareHold(); // GC-9: this handle's spare holds back no checkpoint of its own
     await this.#coord.closeGate();
     try {
       await this.#catchUp(false);
@@ -731,6 +734,7 @@ export class Database implements AsyncDisposable {
   stats(): DatabaseStats {
     const m = this.#metrics;
     const last = this.#store.visibleTsn;
+    this.#commits.releaseSpareHold(); // GC-9: the oldest snapshot is a transaction's, not a spare
     const oldest = this.#state === "closed" ? last : Math.min(last, this.#coord.oldestPublished(last));
     const cache = this.#store.pages.stats;
     const lookups = cache.hits + cache.misses;
@@ -860,6 +864,7 @@ export class Database implements AsyncDisposable {
       while (this.#tracked.size > 0) await Promise.allSettled([...this.#tracked]);
       this.#state = "closed"; // transactions still open now fail with TXTDB_CLOSED
       await this.#commits.drain();
+      this.#commits.releaseSpareHold(); // GC-9: before the lock file closes
       await this.#checkpointing.catch(() => {});
       this.#live.clear();
       if (this.#commits.failure === null && this.#fatal === null) {

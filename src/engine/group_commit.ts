@@ -49,12 +49,40 @@
  *         snapshot below it (PP-2), taken before the append: a checkpoint
  *         elsewhere cannot fold the batch into pages, where this handle's
  *         snapshots (which stop below its undurable commits, ST-1) would see it.
+ * - GC-7  A lone commit — the only one its datasync covers, with no commit
+ *         queued behind it — has its datasync run on the JS thread, blocking
+ *         it (DatasyncOptions.blocking), when the handle's last datasync took
+ *         at most blockingSyncMaxMs: nothing in this handle could use the
+ *         thread meanwhile, and the two thread wake-ups of a datasync off the
+ *         thread cost a lone committer about a third of its commit rate. A
+ *         datasync slower than that sends the next ones off the thread until
+ *         one is fast again, so a slow or stalling disk blocks the event loop
+ *         once, not at every commit. Batches of several commits always sync
+ *         off the thread: the next batch is appended meanwhile. A loop of
+ *         lone commits, each awaited, would now run without the event loop
+ *         ever turning: it is given a turn before a blocking datasync once
+ *         blockingSyncTurnMs have passed since its last one. Off altogether
+ *         with open({ blockingSync: false }).
+ * - GC-8  The append loop, started by a submit after a batch of several
+ *         commits, waits one turn of the event loop before taking its first
+ *         batch: the commits submitted in the same turn — the callers that
+ *         batch woke — join it, instead of the first of them making a batch
+ *         of its own. After a lone commit it starts at once.
+ * - GC-9  A batch's GC-6 hold is kept, once the batch is durable, as a spare
+ *         for the next batch (any snapshot at or below the visible one
+ *         bounds a checkpoint as well): a lone committer publishes and
+ *         withdraws no snapshot at each commit. The spare goes when a turn
+ *         of the event loop passes with no commit submitted, when it lags
+ *         more than spareHoldLagMaxTsn behind, and when this handle chooses
+ *         a checkpoint's TSN or reports stats() (releaseSpareHold).
  */
 import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { FileHandle } from "../io/file_io.ts";
 import { acquireShortLock } from "./_acquire.ts";
 import { setOf } from "./_collections.ts";
-import { batchBytesMax, batchCommitsMax, lockWriterOffset, queueCommitsMax, relaxedSyncIntervalMs } from "./_defaults.ts";
+import {
+  batchBytesMax, batchCommitsMax, blockingSyncMaxMs, blockingSyncTurnMs, lockWriterOffset, queueCommitsMax, relaxedSyncIntervalMs, spareHoldLagMaxTsn,
+} from "./_defaults.ts";
 import type { CommitLog } from "./log.ts";
 import type { LogRecord } from "./log_record.ts";
 import type { Metrics } from "./metrics.ts";
@@ -81,13 +109,15 @@ export interface GroupCommitOptions {
   readonly lockFile: FileHandle;
   readonly metrics: Metrics;
   readonly durability: "sync" | "relaxed";
+  /** GC-7: whether a lone commit's datasync may run on the JS thread. */
+  readonly blockingSync: boolean;
   readonly now: () => number;
   /** GC-2: reads and applies the other processes' records; the caller holds the writer lock. */
   readonly catchUp: () => Promise<void>;
   /** One turn of the event loop (injected: the engine names no runtime). */
   readonly yieldTurn: () => Promise<void>;
-  /** GC-1: makes every record up to the TSN durable, sharing datasyncs across processes (PP-5). */
-  readonly syncThrough: (tsn: number) => Promise<void>;
+  /** GC-1: makes every record up to the TSN durable, sharing datasyncs across processes (PP-5); `blocking`: GC-7. */
+  readonly syncThrough: (tsn: number, blocking: boolean) => Promise<void>;
   /** GC-6: publish / withdraw a snapshot TSN (PP-2) that bounds other handles' checkpoints. */
   readonly holdSnapshot: (tsn: number) => void;
   readonly releaseSnapshot: (tsn: number) => void;
@@ -106,6 +136,10 @@ export class GroupCommit {
   #roomWaiters: Array<() => void> = [];
   /** Whether each loop runs; cleared in the very turn the loop finds no work. */
   #appending = false;
+  /** GC-8: the size of the last batch taken. */
+  #lastBatchCommits = 0;
+  /** A batch is between leaving the queue and joining #unsynced (GC-7). */
+  #batchInFlight = false;
   #syncing = false;
   #appendLoop: Promise<void> = Promise.resolve();
   /** Serializes this process's users of the writer lock (see withWriterLock). */
@@ -114,6 +148,13 @@ export class GroupCommit {
   /** GC-5: set once, never cleared. */
   #failure: TxtDbError | null = null;
   #lastBackgroundSyncMs = -Infinity;
+  /** GC-7: how long the last datasync took, call to settle; when a blocking one last found the event loop had turned (null: a turn is due). */
+  #lastSyncMs = Infinity;
+  #turnMarkMs: number | null = null;
+  /** GC-9: a published hold no batch owns; whether a submit since the last check means to use it; whether a check is scheduled. */
+  #spareHold: number | null = null;
+  #spareWanted = false;
+  #spareCheck = false;
 
   constructor(options: GroupCommitOptions) {
     this.#o = options;
@@ -127,6 +168,7 @@ export class GroupCommit {
     while (this.#queue.length + this.#unsynced.length >= queueCommitsMax) await new Promise<void>((r) => this.#roomWaiters.push(r));
     if (this.#failure !== null) throw this.#stoppedError();
     const tsn = new Promise<number>((resolve, reject) => this.#queue.push({ commit, resolve, reject }));
+    if (this.#spareHold !== null) this.#spareWanted = true; // GC-9
     if (!this.#appending) {
       this.#appending = true;
       this.#appendLoop = this.#runAppendLoop();
@@ -154,11 +196,14 @@ export class GroupCommit {
 
   async #runAppendLoop(): Promise<void> {
     try {
+      if (this.#lastBatchCommits > 1) await this.#o.yieldTurn(); // GC-8
       while (this.#queue.length > 0 && this.#failure === null) {
         const batch = this.#takeBatch();
+        this.#batchInFlight = true;
         try {
           await this.#appendBatch(batch);
         } catch (err) {
+          this.#batchInFlight = false;
           for (const q of batch) q.reject(err as Error); // settled ones ignore it
           // GC-5: an I/O error on the way to the append (catching up, GC-2) stops this handle too.
           if (err instanceof TxtDbError && err.code === ErrorCode.IO) await this.#fail(err, [], false);
@@ -180,6 +225,7 @@ export class GroupCommit {
       n++;
     }
     const batch = this.#queue.splice(0, n);
+    this.#lastBatchCommits = n;
     this.#wakeRoom();
     return batch;
   }
@@ -221,8 +267,7 @@ export class GroupCommit {
       if (accepted.length === 0) return null;
       if (this.#o.durability === "sync") {
         // GC-6: before anything of the batch is in the file, so no handle can read it unbounded.
-        accepted[0]!.hold = store.visibleTsn;
-        this.#o.holdSnapshot(store.visibleTsn);
+        accepted[0]!.hold = this.#takeHold(store.visibleTsn);
       }
       try {
         await log.append(accepted.map(({ q, record }) => ({ tsn: record.tsn, opsText: q.commit.opsText })));
@@ -236,6 +281,7 @@ export class GroupCommit {
       store.applyOwn(accepted.map((a) => a.record)); // ST-3
       return accepted;
     });
+    this.#batchInFlight = false;
     if (appended === null) return;
     metrics.batches++;
     metrics.record("batch", (this.#o.now() - t0) * 1000);
@@ -257,9 +303,13 @@ export class GroupCommit {
     try {
       while (this.#unsynced.length > 0 && this.#failure === null) {
         const covered = this.#unsynced.splice(0);
+        const lone = (): boolean => this.#o.blockingSync && covered.length === 1 && this.#queue.length === 0 && !this.#batchInFlight &&
+          this.#lastSyncMs <= blockingSyncMaxMs; // GC-7
+        if (lone()) await this.#giveTurnIfDue();
+        const blocking = lone();
         const s0 = this.#o.now();
         try {
-          await this.#o.syncThrough(covered.at(-1)!.record.tsn);
+          await this.#o.syncThrough(covered.at(-1)!.record.tsn, blocking);
         } catch (err) {
           await this.#fail(err, covered, false);
           return;
@@ -270,7 +320,8 @@ export class GroupCommit {
           this.#releaseHolds(covered);
           return;
         }
-        this.#o.metrics.record("datasync", (this.#o.now() - s0) * 1000);
+        this.#lastSyncMs = this.#o.now() - s0;
+        this.#o.metrics.record("datasync", this.#lastSyncMs * 1000);
         this.#o.store.markDurable(covered.at(-1)!.record.tsn);
         this.#acknowledge(covered);
       }
@@ -299,17 +350,67 @@ export class GroupCommit {
     });
   }
 
-  /** GC-6: the batches' snapshots are no longer needed (durable, or failed). */
-  #releaseHolds(appended: Appended[]): void {
+  /** GC-7: before a blocking datasync, a turn of the event loop if it has had none for blockingSyncTurnMs. */
+  async #giveTurnIfDue(): Promise<void> {
+    if (this.#turnMarkMs === null) {
+      this.#turnMarkMs = this.#o.now();
+      void this.#o.yieldTurn().then(() => (this.#turnMarkMs = null));
+    } else if (this.#o.now() - this.#turnMarkMs > blockingSyncTurnMs) {
+      await this.#o.yieldTurn(); // after the one scheduled at the mark, which cleared it
+    }
+  }
+
+  /** GC-6, GC-9: a hold at or below `visible` for the next batch: the spare, unless it lags too far. */
+  #takeHold(visible: number): number {
+    const spare = this.#spareHold;
+    this.#spareHold = null;
+    this.#spareWanted = false;
+    if (spare !== null && visible - spare <= spareHoldLagMaxTsn) return spare;
+    this.#o.holdSnapshot(visible); // before the spare goes: the published snapshot never rises past either
+    if (spare !== null) this.#o.releaseSnapshot(spare);
+    return visible;
+  }
+
+  /** GC-6: the batches' snapshots are no longer needed (durable, or failed); `spare`: one may stay as GC-9's spare. */
+  #releaseHolds(appended: Appended[], spare = false): void {
     for (const a of appended) {
       if (a.hold === undefined) continue;
-      this.#o.releaseSnapshot(a.hold);
+      if (spare && this.#spareHold === null && this.#failure === null) {
+        this.#spareHold = a.hold;
+        this.#scheduleSpareCheck();
+      } else {
+        this.#o.releaseSnapshot(a.hold);
+      }
       delete a.hold;
     }
   }
 
+  /** GC-9: the spare goes after a turn in which no submit meant to use it. */
+  #scheduleSpareCheck(): void {
+    if (this.#spareCheck) return;
+    this.#spareCheck = true;
+    void this.#o.yieldTurn().then(() => {
+      this.#spareCheck = false;
+      if (this.#spareHold === null) return;
+      if (this.#spareWanted) {
+        this.#spareWanted = false;
+        this.#scheduleSpareCheck();
+      } else {
+        this.releaseSpareHold();
+      }
+    });
+  }
+
+  /** GC-9: withdraws the spare hold (a checkpoint of this handle's may then fold everything durable). */
+  releaseSpareHold(): void {
+    const spare = this.#spareHold;
+    this.#spareHold = null;
+    this.#spareWanted = false;
+    if (spare !== null) this.#o.releaseSnapshot(spare);
+  }
+
   #acknowledge(appended: Appended[]): void {
-    this.#releaseHolds(appended);
+    this.#releaseHolds(appended, true);
     this.#o.metrics.commits += appended.length;
     for (const { q, record } of appended) q.resolve(record.tsn);
     this.#wakeRoom();
@@ -338,6 +439,7 @@ export class GroupCommit {
     };
     await (holdsWriterLock ? settle() : this.withWriterLock(settle)).catch(() => {}); // best effort: the failure is reported already
     this.#releaseHolds(unacknowledged);
+    this.releaseSpareHold();
   }
 
   /** GC-3: first-committer-wins, against applied records and the batch so far. */

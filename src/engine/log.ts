@@ -68,11 +68,15 @@
  *          yet). Open leaves that to the first line, so a handle that only
  *          reads never pays for it (DB-6). An empty segment lost to a power
  *          cut before any line is in it loses nothing: open makes another.
- * - SEG-9  Every change to a segment's lines — an append, a cut — adds one to
- *          the shared log generation (PP-6, src/engine/coordination.ts) once
- *          it is in the file. A handle that finds the generation where it was
- *          when its last catch-up began has every line there is: it need not
- *          read the log (unchangedNow).
+ * - SEG-9  Every change to a segment's lines — an append, a cut — moves the
+ *          shared log generation (PP-6, src/engine/coordination.ts) from even
+ *          to odd before it touches the file and to the next even number once
+ *          it is in the file (a seqlock; a handle killed half-way leaves it
+ *          odd). A handle that finds the generation where it was when its
+ *          last catch-up began has every line there is: it need not read the
+ *          log (unchangedNow) — and, found even, not even under the writer
+ *          lock, where the read would look for a killed writer's partial
+ *          line to cut (SEG-4): a lone writer's commit reads nothing.
  * - SEG-7  The last segment ends in padding (LOG-4) that appends overwrite: a
  *          writer that finds less than a quarter of it left writes more
  *          after its batch (FileIO.logPaddingBytes, default logPadBytes).
@@ -164,6 +168,8 @@ export class CommitLog {
   /** SEG-9: the shared log generation (null: probe the log instead), and its value when this handle last caught up. */
   readonly #generation: BigInt64Array | null;
   #seenGeneration = -1n;
+  /** SEG-9: the generation when the change in progress began (#changing). */
+  #changeFrom: bigint | null = null;
 
   constructor(io: FileIO, databaseDir: string, generation: BigInt64Array | null = null) {
     this.#io = io;
@@ -231,6 +237,7 @@ export class CommitLog {
     assert(at >= 0, `torn tail in an unknown segment ${tail.path}`);
     const f = await this.#io.open(tail.path);
     try {
+      this.#changing();
       await f.truncate(tail.offset);
       this.#changed();
       await f.datasync();
@@ -307,21 +314,33 @@ export class CommitLog {
   catchUp(sink: LogSink, holdsWriterLock: boolean): Promise<void> {
     return this.#exclusive(async () => {
       const generation = this.#generation === null ? 0n : Atomics.load(this.#generation, 0);
+      if (this.#generation !== null && generation === this.#seenGeneration && (generation & 1n) === 0n) return; // SEG-9
       await this.#catchUp(sink, holdsWriterLock);
       this.#seenGeneration = generation; // SEG-9: every line there was when it began has been read
     });
   }
 
+  /** SEG-9: before a change to the lines, under the writer lock: the generation odd until #changed(). */
+  #changing(): void {
+    const generation = this.#generation;
+    if (generation === null) return;
+    const before = Atomics.load(generation, 0);
+    this.#changeFrom = before;
+    if ((before & 1n) === 0n) Atomics.add(generation, 0, 1n); // odd already: a change killed half-way, which this one settles
+  }
+
   /**
-   * SEG-9: after a change to the lines, under the writer lock. A handle that
-   * was caught up before it, and whose position moved with it (`known`), is
-   * caught up after it.
+   * SEG-9: after a change to the lines, under the writer lock: the next even
+   * generation. A handle that was caught up before the change, and whose
+   * position moved with it (`known`), is caught up after it.
    */
   #changed(known = true): void {
     const generation = this.#generation;
     if (generation === null) return;
-    const before = Atomics.add(generation, 0, 1n);
-    if (known && before === this.#seenGeneration) this.#seenGeneration = before + 1n;
+    const odd = Atomics.load(generation, 0) & 1n;
+    const after = Atomics.add(generation, 0, odd === 1n ? 1n : 2n) + (odd === 1n ? 1n : 2n);
+    if (known && this.#changeFrom === this.#seenGeneration) this.#seenGeneration = after;
+    this.#changeFrom = null;
   }
 
   /** SEG-5; and after #follow's datasync failed, every operation rethrows that failure. */
@@ -383,6 +402,7 @@ export class CommitLog {
             // one can see any mix of old and new bytes. Its CRC tells; the
             // writer lock, taken before anything is built on it, settles it.
           } else if (line.incomplete === true) {
+            this.#changing();
             await active.truncate(this.#end + line.offset); // a killed writer's partial batch
             this.#changed();
           }
@@ -517,10 +537,10 @@ export class CommitLog {
   }
 
   /** A datasync of this handle's. GC-5, SEG-8: one that fails is never retried, and nothing is appended after it. */
-  async #sync(handle: FileHandle): Promise<void> {
+  async #sync(handle: FileHandle, blocking = false): Promise<void> {
     if (this.#syncFailure !== null) throw this.#stoppedError();
     try {
-      await handle.datasync();
+      await handle.datasync({ blocking });
     } catch (err) {
       this.#syncFailure ??= err;
       throw err;
@@ -560,6 +580,7 @@ export class CommitLog {
     if (!this.#foldersDurable) await this.#makeFoldersDurable();
     if (!this.#tailVerified) await this.#verifyTail();
     const active = this.#active!;
+    this.#changing();
     try {
       await active.write(this.#end, bytes);
     } catch (err) {
@@ -598,13 +619,14 @@ export class CommitLog {
    * one file). Resolves with whether that holds for every line this handle
    * has read: not before its descriptor re-wrote the unattested tail
    * (SEG-8) — lines a failed write-back of another handle left clean are
-   * not carried (PP-5 must not publish them).
+   * not carried (PP-5 must not publish them). `blocking`: on the calling
+   * thread (DatasyncOptions).
    */
-  async datasync(): Promise<boolean> {
+  async datasync(blocking = false): Promise<boolean> {
     const active = this.#active!;
     const end = this.#end;
     const verified = this.#tailVerified;
-    await this.#sync(active);
+    await this.#sync(active, blocking);
     if (!verified) return false;
     // The file may have been cut meanwhile (GC-5): never claim more than it holds.
     const covered = Math.min(end, this.#end);
@@ -639,6 +661,7 @@ export class CommitLog {
     if (contentEnd(after) > 0 && !afterOwnFailedWrite) return false;
     if (durability === "sync" && this.#foreignAfterDurable) return false;
     const to = durability === "sync" ? this.#durable : this.#lastAppendAt;
+    this.#changing();
     await active.truncate(to);
     this.#changed();
     this.#end = to;

@@ -41,7 +41,7 @@ export interface NativeAddon {
    * the callback gets null or the error.
    */
   datasync(token: number, callback: (err: Error | null) => void): void;
-  /** The same, blocking the calling thread. For benchmarks and tools. */
+  /** The same, blocking the calling thread (FileHandle.datasync({ blocking: true })). */
   datasyncSync(token: number): void;
   /** fsync of a directory by path (POSIX open(O_RDONLY|O_DIRECTORY)+fsync; a no-op on Windows). Off-thread. */
   syncDir(path: string, callback: (err: Error | null) => void): void;

@@ -77,6 +77,17 @@ export interface FileStat {
   isDirectory: boolean;
 }
 
+export interface DatasyncOptions {
+  /**
+   * The datasync may run on the calling thread, blocking it — and the event
+   * loop — until the data is durable; the promise is then settled when the
+   * call returns. It saves the two thread wake-ups a datasync off the JS
+   * thread costs, for a caller with nothing else to do meanwhile. Default
+   * false: the datasync runs off the JS thread. An adapter may ignore it.
+   */
+  readonly blocking?: boolean;
+}
+
 /** An open file. Positions and lengths are byte counts, integers ≥ 0. */
 export interface FileHandle {
   /** The path it was opened with. */
@@ -99,7 +110,8 @@ export interface FileHandle {
    * nobody may shrink it below them while a mapping lives (a load past the
    * end of a file kills the process). Unmapped when the buffer is collected;
    * closing the handle does not unmap. Null where the FileIO cannot share
-   * memory (memoryIO, Windows, no addon): the caller does without.
+   * memory (Windows, no addon): the caller does without. memoryIO shares
+   * one buffer among the handles of a file (MEM-7).
    */
   mapShared?(length: number): ArrayBuffer | null;
   /** Reads the whole file as it is now. */
@@ -122,7 +134,7 @@ export interface FileHandle {
    * retried to "fix" it: the kernel may already have dropped the unsynced
    * pages, so a second call can succeed without the data being durable.
    */
-  datasync(): Promise<void>;
+  datasync(options?: DatasyncOptions): Promise<void>;
 
   /** Takes the lock now, or returns false when another handle holds a conflicting one (IO-5, IO-6). */
   tryLock(start: number, length: number, mode: LockMode): boolean;

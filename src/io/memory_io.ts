@@ -29,6 +29,12 @@
  * - MEM-6  Injected faults (`injectFault`) fail the n-th matching call with
  *          an OS error code; a write fault can first write a prefix (a short
  *          write), as a full disk does.
+ * - MEM-7  `mapShared(length)` gives every handle of one file the same
+ *          buffer, as MAP_SHARED gives every process one page — but the
+ *          buffer is not the file's bytes: reads and writes do not see it
+ *          (the engine maps only its lock file, which it never reads or
+ *          writes), and a crash image starts without it (all zeros), as
+ *          every process that had mapped it died in the crash.
  *
  * Locks follow the open-file-description semantics of the native adapter
  * (src/io/_lock_table.ts), scoped to this MemoryIO.
@@ -92,6 +98,8 @@ class MemFile {
    * durable size count as much as appends.
    */
   dirty: Array<[number, number]> = [];
+  /** MEM-7: what mapShared() hands out, made at the first call. */
+  shared: ArrayBuffer | null = null;
 
   constructor(id: number, bytes: Uint8Array = new Uint8Array(0)) {
     this.id = id;
@@ -576,6 +584,16 @@ class MemoryFileHandle implements FileHandle {
     }
     this.#file.write(position, data);
     this.#io.counters.writes++;
+  }
+
+  /** MEM-7. */
+  mapShared(length: number): ArrayBuffer {
+    if (this.#closed) throw closedError(this.path);
+    const file = this.#file;
+    if (file.size < length) file.truncate(length); // grows, never shrinks
+    file.shared ??= new ArrayBuffer(length);
+    assert(file.shared.byteLength >= length, `memoryIO maps a file at one length: ${file.shared.byteLength} bytes, asked for ${length}`);
+    return file.shared;
   }
 
   async truncate(size: number): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import {
-  type CrashOptions, type Database, type FileHandle, type FileIO, type FileStat, type Key, type LockMode, type LockOptions, type LockScope,
+  type CrashOptions, type Database, type DatasyncOptions, type FileHandle, type FileIO, type FileStat, type Key, type LockMode, type LockOptions, type LockScope,
   type MemoryIO, type OpenOptions,
 } from "../../src/mod.ts";
 import { collect } from "./expect.ts";
@@ -55,10 +55,15 @@ export class HookHandle implements FileHandle {
   readonly path: string;
   readonly #h: FileHandle;
   readonly #onSync: (p: SyncPoint) => void;
+  /** The optional members, where the wrapped handle has them (the engine then runs as it does on that FileIO). */
+  readonly readNow?: (position: number, length: number) => Uint8Array;
+  readonly mapShared?: (length: number) => ArrayBuffer | null;
   constructor(h: FileHandle, onSync: (p: SyncPoint) => void) {
     this.#h = h;
     this.path = h.path;
     this.#onSync = onSync;
+    if (h.readNow !== undefined) this.readNow = (position, length) => h.readNow!(position, length);
+    if (h.mapShared !== undefined) this.mapShared = (length) => h.mapShared!(length);
   }
   read(position: number, length: number): Promise<Uint8Array> {
     return this.#h.read(position, length);
@@ -78,9 +83,9 @@ export class HookHandle implements FileHandle {
   size(): Promise<number> {
     return this.#h.size();
   }
-  async datasync(): Promise<void> {
+  async datasync(options?: DatasyncOptions): Promise<void> {
     this.#onSync({ op: "datasync", path: this.path, phase: "before" });
-    await this.#h.datasync();
+    await this.#h.datasync(options);
     this.#onSync({ op: "datasync", path: this.path, phase: "after" });
   }
   tryLock(start: number, length: number, mode: LockMode): boolean {

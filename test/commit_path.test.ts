@@ -1,0 +1,252 @@
+/**
+ * The commit path's shortcuts, each checked by what it saves and by what it
+ * must never cost: GC-7 (a lone commit's datasync on the JS thread), GC-8
+ * (callers woken together commit together), GC-9 (a spare snapshot hold),
+ * PP-7 (no slot test while alone) and SEG-9 (no log read while nothing
+ * changed — and a read after a writer died half-way). On memoryIO, through a
+ * wrapper that records what the engine asks of each file.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { setImmediate, setTimeout as sleep } from "node:timers/promises";
+import { joinPath, memoryIO, open, type DatabaseOptions, type FileHandle, type FileIO, type MemoryIO } from "../src/mod.ts";
+import { crc32c, crcHex } from "../src/engine/_crc32c.ts";
+import { lockDurableOffset, lockSlotsOffset, lockSnapshotsOffset, spareHoldLagMaxTsn } from "../src/engine/_defaults.ts";
+
+interface Call {
+  op: string;
+  path: string;
+  /** datasync: the blocking option; write: the log records in the bytes; locks: the range start. */
+  blocking?: boolean;
+  records?: number;
+  start?: number;
+}
+
+interface Recorder {
+  io: FileIO;
+  calls: Call[];
+  /** The next log datasync takes this long first (ms), then it is reset to 0. */
+  slowNextMs: number;
+}
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/** Records every call on every handle of `mem`; log datasyncs can be made slow. */
+function recorded(mem: MemoryIO): Recorder {
+  const rec: Recorder = { io: mem, calls: [], slowNextMs: 0 };
+  const wrapHandle = (h: FileHandle, path: string): FileHandle => new Proxy(h, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop) as unknown;
+      if (typeof v !== "function") return v;
+      const fn = (v as (...a: unknown[]) => unknown).bind(target);
+      return (...args: unknown[]) => {
+        const call: Call = { op: String(prop), path };
+        if (prop === "datasync") call.blocking = (args[0] as { blocking?: boolean } | undefined)?.blocking === true;
+        if (prop === "write") call.records = decoder.decode(args[1] as Uint8Array).split('{"tsn":').length - 1;
+        if (prop === "tryLock" || prop === "unlock" || prop === "testLock") call.start = args[0] as number;
+        rec.calls.push(call);
+        if (prop === "datasync" && rec.slowNextMs > 0 && /\/log\//.test(path)) {
+          const ms = rec.slowNextMs;
+          rec.slowNextMs = 0;
+          return sleep(ms).then(() => fn(...args));
+        }
+        return fn(...args);
+      };
+    },
+  });
+  rec.io = new Proxy(mem, {
+    get(target, prop) {
+      if (prop === "open") return async (path: string, o?: object) => wrapHandle(await target.open(path, o), path);
+      const v = Reflect.get(target, prop) as unknown;
+      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  }) as FileIO;
+  return rec;
+}
+
+const isLog = (c: Call): boolean => /\/log\/\d+\.jsonl$/.test(c.path);
+const logSyncs = (calls: Call[]): boolean[] => calls.filter((c) => c.op === "datasync" && isLog(c)).map((c) => c.blocking!);
+
+async function opened(options: Omit<DatabaseOptions, "io"> = {}): Promise<{ rec: Recorder; mem: MemoryIO; db: Awaited<ReturnType<typeof open>> }> {
+  const mem = memoryIO();
+  const rec = recorded(mem);
+  return { rec, mem, db: await open("/db", { ...options, io: rec.io }) };
+}
+
+test("GC-7: a lone commit's datasync blocks once the last one was fast; a slow one sends the next off the thread; blockingSync: false never blocks", async () => {
+  const { rec, db } = await opened();
+  for (let i = 0; i < 3; i++) await db.put("ns", i, i);
+  assert.deepEqual(logSyncs(rec.calls), [false, true, true], "the first has no measure yet; the next two follow a fast one");
+  rec.calls.length = 0;
+  rec.slowNextMs = 5;
+  for (let i = 0; i < 3; i++) await db.put("ns", i, i);
+  assert.deepEqual(logSyncs(rec.calls), [true, false, true], "after the 5 ms one, one off the thread; fast again, blocking again");
+  await db.close();
+
+  const off = await opened({ blockingSync: false });
+  for (let i = 0; i < 3; i++) await off.db.put("ns", i, i);
+  assert.deepEqual(logSyncs(off.rec.calls), [false, false, false]);
+  await off.db.close();
+});
+
+test("GC-7: only a datasync that covers one commit, with none queued, blocks", async () => {
+  const { rec, db } = await opened();
+  await db.put("ns", "warm", 0);
+  await db.put("ns", "warm", 1);
+  rec.calls.length = 0;
+  await Promise.all(Array.from({ length: 16 }, async (_, i) => {
+    for (let k = 0; k < 5; k++) await db.put("ns", `c${i}`, k);
+  }));
+  let records = 0;
+  let checked = 0;
+  for (const c of rec.calls.filter(isLog)) {
+    if (c.op === "write") records += c.records!;
+    if (c.op !== "datasync") continue;
+    if (c.blocking) assert.equal(records, 1, "a blocking datasync covers one commit");
+    checked++;
+    records = 0;
+  }
+  assert.ok(checked > 0);
+  assert.ok(logSyncs(rec.calls).includes(false), "16 callers share datasyncs off the thread");
+  await db.close();
+});
+
+test("GC-7: lone commits awaited in a loop still let the event loop turn every few milliseconds", async () => {
+  const { db } = await opened();
+  await db.put("ns", 0, 0);
+  await db.put("ns", 0, 1);
+  let turns = 0;
+  let running = true;
+  const tick = async (): Promise<void> => {
+    while (running) {
+      await setImmediate();
+      turns++;
+    }
+  };
+  const ticking = tick();
+  turns = 0;
+  const t0 = performance.now();
+  let n = 0;
+  while (performance.now() - t0 < 60) await db.put("ns", n++, n);
+  const elapsed = performance.now() - t0;
+  running = false;
+  await ticking;
+  // blockingSyncTurnMs is 2: allow for a slow machine, but a loop that never yields gets 0 or 1.
+  assert.ok(turns >= Math.floor(elapsed / 10), `${turns} turns in ${elapsed.toFixed(0)} ms of ${n} commits`);
+  await db.close();
+});
+
+test("GC-8: callers woken by one batch, submitting in the same turn, commit as one batch", async () => {
+  const { db } = await opened();
+  const callers = 32;
+  const round = (r: number): Promise<unknown> => Promise.all(Array.from({ length: callers }, (_, i) => db.put("ns", `c${i}`, r)));
+  await round(0); // a batch of several before: the next append loop waits its turn
+  for (let r = 1; r <= 5; r++) {
+    const before = db.stats().batches;
+    await round(r);
+    // Without GC-8 the first caller's submit took a batch of its own at once: 2 per round.
+    assert.equal(db.stats().batches - before, 1, `round ${r}: ${callers} commits submitted in one turn`);
+  }
+  await db.close();
+});
+
+test("GC-9: a lone committer publishes no snapshot at each commit; the spare lags at most spareHoldLagMaxTsn, goes after a turn, and never shows in stats()", async () => {
+  const mem = memoryIO();
+  const rec = recorded(mem);
+  const a = await open("/db", { io: rec.io });
+  const b = await open("/db", { io: mem });
+  await a.put("ns", 0, 0);
+  rec.calls.length = 0;
+  const n = 200;
+  for (let i = 1; i <= n; i++) await a.put("ns", i, i);
+  const snapshotLocks = rec.calls.filter((c) => (c.op === "tryLock" || c.op === "unlock") && c.start! >= lockSnapshotsOffset && c.start! < lockDurableOffset).length;
+  assert.ok(snapshotLocks <= 2 * Math.ceil(n / spareHoldLagMaxTsn) + 2, `${snapshotLocks} snapshot lock calls for ${n} commits`);
+  // No turn has passed: a's spare still bounds b's checkpoint, at most spareHoldLagMaxTsn behind.
+  const held = (await b.checkpoint()).tsn;
+  assert.ok(held >= n + 1 - spareHoldLagMaxTsn - 1, `b's checkpoint stopped at ${held}, lastTsn ${n + 1}`);
+  await setImmediate();
+  assert.equal((await b.checkpoint()).tsn, n + 1, "after a turn with no commit the spare is gone");
+  await a.put("ns", "x", 1);
+  const s = a.stats();
+  assert.equal(s.oldestSnapshotTsn, s.lastTsn, "no transaction is open: stats() names no spare");
+  await a.close();
+  await b.close();
+});
+
+test("PP-7: a handle alone tests the reader slots once, not at every commit; a handle opened later is seen at its next commit", async () => {
+  const mem = memoryIO();
+  const rec = recorded(mem);
+  const a = await open("/db", { io: rec.io });
+  const slotTests = (): number => rec.calls.filter((c) => c.op === "testLock" && c.start === lockSlotsOffset).length;
+  await a.put("ns", 0, 0);
+  const first = slotTests();
+  for (let i = 1; i <= 50; i++) await a.put("ns", i, i);
+  assert.equal(slotTests(), first, "alone, no commit tests the slots again");
+  const b = await open("/db", { io: mem });
+  await a.put("ns", "after", 1);
+  assert.ok(slotTests() > first, "b's open changed the handle generation: a tests again");
+  assert.equal(await b.get("ns", "after"), 1);
+  await b.close();
+  await a.close();
+});
+
+test("SEG-9: unchanged, a commit reads nothing of the log", async () => {
+  const { rec, db } = await opened();
+  await db.put("ns", 1, "one");
+  await db.put("ns", 2, "two");
+  rec.calls.length = 0;
+  await db.put("ns", 3, "three");
+  assert.equal(await db.get("ns", 1), "one");
+  assert.deepEqual(rec.calls.filter((c) => c.op === "read" && isLog(c)), [], "nothing changed since the last commit: no read");
+  await db.close();
+});
+
+test("SEG-9: a handle killed half-way through an append leaves the generation odd: the next writer reads the whole lines it left and cuts the rest", async () => {
+  const mem = memoryIO();
+  const raw: FileHandle[] = [];
+  let dying = false;
+  // The handle that dies: its log write puts all but the last 5 bytes of its batch in the file, then never returns.
+  const io = new Proxy(mem, {
+    get(target, prop) {
+      if (prop !== "open") {
+        const v = Reflect.get(target, prop) as unknown;
+        return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      }
+      return async (path: string, o?: object) => {
+        const h = await target.open(path, o);
+        raw.push(h);
+        return new Proxy(h, {
+          get(t, p) {
+            if (p === "write" && dying && /\/log\//.test(path)) {
+              return async (position: number, data: Uint8Array) => {
+                await t.write(position, data.subarray(0, data.length - 5));
+                return new Promise<void>(() => {});
+              };
+            }
+            const v = Reflect.get(t, p) as unknown;
+            return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+          },
+        });
+      };
+    },
+  }) as FileIO;
+  const x = await open("/db", { io });
+  const h = await open("/db", { io: mem });
+  await Promise.all([x.put("ns", "p", 1), x.put("ns", "q", 2), x.put("ns", "r", 3)]); // x's next batch waits a turn (GC-8)
+  assert.equal(await h.get("ns", "r"), 3);
+  dying = true;
+  void Promise.all(["a", "b", "c"].map((k) => x.put("ns", k, k.repeat(200)))); // one batch of three lines; the third is cut short
+  for (let i = 0; i < 20 && raw.length > 0; i++) await setImmediate();
+  for (const handle of raw) await handle.close(); // killed: its locks go with it
+
+  assert.equal(await h.get("ns", "b"), "b".repeat(200), "the whole lines the dead writer left are committed records");
+  assert.equal(await h.get("ns", "c"), undefined);
+  assert.deepEqual(await h.put("ns", "z", 1), { tsn: 6 }, "after TSN 5, the dead writer's second whole line");
+  assert.deepEqual(await h.check(), { ok: true, problems: [] });
+  const reopened = await open("/db", { io: mem.crash() });
+  for (const [k, v] of [["a", "a".repeat(200)], ["b", "b".repeat(200)], ["c", undefined], ["z", 1]] as const) assert.equal(await reopened.get("ns", k), v);
+  assert.deepEqual(await reopened.check(), { ok: true, problems: [] });
+  await reopened.close();
+  await h.close();
+});
