@@ -13,7 +13,10 @@
  *   lock-await                await handle.lock(0,1,"exclusive") + unlock: the uncontended async path
  *   raw-append-fdatasync      fs.writeSync(fd, 128 B) + fs.fdatasyncSync(fd): the syscall floor
  *   raw-async-append-fdatasync fs.write + fs.fdatasync through Node's callback API (libuv pool)
- *   adapter-append-datasync   await handle.append(128 B) + await handle.datasync() through nativeIO
+ *   adapter-append-datasync   await handle.append(128 B) + await handle.datasync() through nativeIO: the sync on
+ *                             the addon's sync thread (what a batch of several commits uses)
+ *   adapter-append-datasync-blocking  the same with datasync({ blocking: true }): the sync on the calling
+ *                             thread (what a lone commit uses, GC-7 in src/engine/group_commit.ts)
  * Files live in a fresh directory under os.tmpdir() (set TMPDIR to measure another disk).
  */
 import fs from "node:fs";
@@ -76,18 +79,21 @@ const variants: Record<string, Variant> = {
       done: async () => { fs.closeSync(fd); fs.rmSync(dir, { recursive: true }); },
     };
   },
-  "adapter-append-datasync": async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "txtdb-bench-"));
-    const f = await nativeIO({ withoutAddon: "error" }).open(path.join(dir, "log"), { create: true });
-    return {
-      fn: async () => {
-        await f.append(record);
-        await f.datasync();
-      },
-      done: async () => { await f.close(); fs.rmSync(dir, { recursive: true }); },
-    };
-  },
+  "adapter-append-datasync": () => adapterAppendDatasync(false),
+  "adapter-append-datasync-blocking": () => adapterAppendDatasync(true),
 };
+
+async function adapterAppendDatasync(blocking: boolean): ReturnType<Variant> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "txtdb-bench-"));
+  const f = await nativeIO({ withoutAddon: "error" }).open(path.join(dir, "log"), { create: true });
+  return {
+    fn: async () => {
+      await f.append(record);
+      await f.datasync({ blocking });
+    },
+    done: async () => { await f.close(); fs.rmSync(dir, { recursive: true }); },
+  };
+}
 
 
 async function main(): Promise<void> {
