@@ -13,7 +13,7 @@ export type {
   DatasyncOptions, DirectoryClaim, FileHandle, FileIO, FileStat, LockMode, LockOptions, LockScope, OpenOptions,
 } from "./io/file_io.ts";
 export { MemoryIO, memoryIO } from "./io/memory_io.ts";
-export type { CrashMode, CrashOptions, FaultRule, MemoryIOCounters, MemoryOp } from "./io/memory_io.ts";
+export type { CrashMode, CrashOptions, FaultRule, MemoryIOCounters, MemoryIOOptions, MemoryOp } from "./io/memory_io.ts";
 export { claimFileName, nativeIO } from "./io/native_io.ts";
 export type { NativeIOOptions } from "./io/native_io.ts";
 export { basename, dirname, joinPath } from "./io/path.ts";

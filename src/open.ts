@@ -30,7 +30,7 @@ export interface DatabaseOptions {
    * batch, with none queued behind it — runs on the JS thread while this
    * handle's datasyncs take at most 1 ms, blocking the event loop that long
    * (as SQLite's does at every commit); one writer at a time commits about
-   * a third faster. Batches of several commits, and every datasync after a
+   * 1.5× faster. Batches of several commits, and every datasync after a
    * slow one, stay off the JS thread. false: no datasync ever runs on the JS
    * thread, so the event loop never waits for the disk.
    */
@@ -49,7 +49,12 @@ export interface DatabaseOptions {
   snapshotLagWarnTsn?: number;
   /** Receives warnings. Default: process.emitWarning(message, { code }). */
   onWarning?: (warning: TxtDbWarning) => void;
-  /** Monotonic clock in ms, for latency stats (tests inject their own). Default performance.now. */
+  /**
+   * Monotonic clock in ms (tests inject their own). Default performance.now.
+   * It times latency stats, and the datasyncs and event-loop turns that
+   * decide whether a lone commit's datasync blocks (blockingSync): a clock
+   * that never moves makes every one of them block, with no turn between.
+   */
   now?: () => number;
   /** Uniform random in [0, 1), for retry jitter (tests inject their own). Default Math.random. */
   random?: () => number;

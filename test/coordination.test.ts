@@ -68,8 +68,17 @@ function gated(io: MemoryIO): { io: FileIO; gate: Gate } {
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-test("GC-6: another handle's checkpoint cannot fold a commit whose datasync is still pending", async () => {
-  const mem = memoryIO();
+/**
+ * Every test runs twice: with the lock file mapped shared (the log and handle
+ * generations of PP-6, PP-7) and without (MEM-7's mapShared: false), where
+ * the engine tests locks and reads the log instead.
+ */
+function both(name: string, fn: (newIO: () => MemoryIO) => Promise<void>): void {
+  for (const mapShared of [true, false]) test(`${name} [${mapShared ? "mapped" : "unmapped"}]`, () => fn(() => memoryIO({ mapShared })));
+}
+
+both("GC-6: another handle's checkpoint cannot fold a commit whose datasync is still pending", async (newIO) => {
+  const mem = newIO();
   const a = await open("/db", { io: mem });
   const { io, gate } = gated(mem);
   const b = await open("/db", { io });
@@ -90,8 +99,8 @@ test("GC-6: another handle's checkpoint cannot fold a commit whose datasync is s
   await b.close();
 });
 
-test("GC-5: a failed datasync never cuts records another handle may have read; a later commit elsewhere survives a crash", async () => {
-  const mem = memoryIO();
+both("GC-5: a failed datasync never cuts records another handle may have read; a later commit elsewhere survives a crash", async (newIO) => {
+  const mem = newIO();
   const a = await open("/db", { io: mem });
   const { io, gate } = gated(mem);
   const b = await open("/db", { io });
@@ -114,8 +123,8 @@ test("GC-5: a failed datasync never cuts records another handle may have read; a
   await a.close();
 });
 
-test("SEG-3: a segment goes only when its next marker proves a checkpoint covers it (an abandoned rotation proves nothing)", async () => {
-  const mem = memoryIO();
+both("SEG-3: a segment goes only when its next marker proves a checkpoint covers it (an abandoned rotation proves nothing)", async (newIO) => {
+  const mem = newIO();
   const a = await open("/db", { io: mem });
   const b = await open("/db", { io: mem });
   await a.put("ns", "k1", 1); // TSN 1
@@ -140,11 +149,11 @@ test("SEG-3: a segment goes only when its next marker proves a checkpoint covers
   await b.close();
 });
 
-test("contract 6: begin() sees another handle's resolved commit that follows this handle's commit still in its datasync", async () => {
+both("contract 6: begin() sees another handle's resolved commit that follows this handle's commit still in its datasync", async (newIO) => {
   // Found by test/verify_interleaving.test.ts: synced() did not wait for a
   // datasync already in flight, so begin() returned a snapshot below a
   // commit that had resolved elsewhere.
-  const mem = memoryIO();
+  const mem = newIO();
   const { io, gate } = gated(mem);
   const a = await open("/db", { io });
   const b = await open("/db", { io: mem });
@@ -165,11 +174,11 @@ test("contract 6: begin() sees another handle's resolved commit that follows thi
   await b.close();
 });
 
-test("SEG-1, GC-5: a failed datasync of the old segment while following another handle's rotation stops this handle; nothing is appended past the marker", async () => {
+both("SEG-1, GC-5: a failed datasync of the old segment while following another handle's rotation stops this handle; nothing is appended past the marker", async (newIO) => {
   // Found by test/verify_durability.test.ts (two handles, scheduled I/O, a
   // fault at any datasync): the handle stayed past the `next` marker in the old
   // segment, and its next commit was appended there, where no reader looks.
-  const mem = memoryIO();
+  const mem = newIO();
   const a = await open("/db", { io: mem });
   const b = await open("/db", { io: mem });
   await a.put("ns", "k", 1); // TSN 1

@@ -79,6 +79,8 @@ export const retryBackoffMaxMs = 100;
  * | 1                  | exclusive | the checkpoint lock: one checkpointer at a time             |
  * | 2                  | shared    | begin(): catch up and publish a snapshot                    |
  * |                    | exclusive | a checkpoint choosing its TSN (no snapshot is half-published) |
+ * | 3                  | shared    | a handle that maps the lock file (PP-8), for its whole life |
+ * | 4                  | shared    | a handle that cannot map it (PP-8), for its whole life      |
  * | 1024 … 2047        | exclusive | reader slots: one per open handle, for its whole life       |
  * | 2^40 + TSN         | shared    | a handle's oldest live snapshot TSN, published              |
  * | 2^41 + TSN         | shared    | "every record up to TSN is durable", published by the last  |
@@ -87,6 +89,8 @@ export const retryBackoffMaxMs = 100;
 export const lockWriterOffset = 0;
 export const lockCheckpointOffset = 1;
 export const lockSnapshotGateOffset = 2;
+export const lockMappedOffset = 3;
+export const lockUnmappedOffset = 4;
 export const lockSlotsOffset = 1024;
 export const lockSlotsMax = 1024;
 export const lockSnapshotsOffset = 2 ** 40;

@@ -28,18 +28,27 @@
  *         batches them); none waits for a lock to sync.
  * - PP-6  Log generation: the lock file's first 8 bytes, mapped shared where
  *         the FileIO can (FileHandle.mapShared), count the changes to the
- *         log's lines: whoever appends to or cuts a segment adds one after
- *         the change, holding the writer lock. A handle that finds the count
- *         where it was when it last caught up knows no line came since —
- *         with a load from memory, where begin() and db.get() would otherwise
- *         read the log (SEG-7). The lock file holds no data: its bytes are
- *         only the counts of PP-6 and PP-7, and its byte ranges the locks.
+ *         log's lines: whoever appends to or cuts a segment, holding the
+ *         writer lock, makes the count odd before the change and the next
+ *         even number after it (SEG-9 in log.ts). A handle that finds the
+ *         count where it was when it last caught up knows no line came since
+ *         — with a load from memory, where begin(), db.get() and a commit
+ *         would otherwise read the log (SEG-7). The lock file holds no data:
+ *         its bytes are only the counts of PP-6 and PP-7, and its byte ranges
+ *         the locks.
  * - PP-7  Handle generation: the lock file's next 8 bytes count the handles
  *         ever opened on the database: a handle adds one right after taking
  *         its slot, before it reads anything. A handle that found itself
  *         alone (PP-1) when the count was n is still alone while the count
  *         is n — no lock test at each commit (othersOpen). A handle that
  *         closes changes nothing: "not alone" is always tested again.
+ * - PP-8  All or none: PP-6 and PP-7 hold only if every handle on the
+ *         database keeps the counts, so handles that map the lock file and
+ *         handles that cannot (a FileIO without mapShared) never share a
+ *         database. Each holds, for its life, a shared lock on the byte of
+ *         its kind, taken before it tests the other kind's byte; finding the
+ *         other kind there, open fails with TXTDB_LOCKED. (Two opening at
+ *         once may both fail; neither ever runs beside the other.)
  *
  * Two handles on the lock file: `main` holds the slot, the writer lock, the
  * gate in shared mode and the published snapshot; `aux` holds the checkpoint
@@ -51,8 +60,8 @@ import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { FileHandle, FileIO } from "../io/file_io.ts";
 import { joinPath } from "../io/path.ts";
 import {
-  lockCheckpointOffset, lockDurableOffset, lockFileName, lockSharedBytes, lockSlotsMax, lockSlotsOffset, lockSnapshotGateOffset,
-  lockSnapshotsOffset,
+  lockCheckpointOffset, lockDurableOffset, lockFileName, lockMappedOffset, lockSharedBytes, lockSlotsMax, lockSlotsOffset,
+  lockSnapshotGateOffset, lockSnapshotsOffset, lockUnmappedOffset,
 } from "./_defaults.ts";
 
 export class Coordination {
@@ -79,7 +88,6 @@ export class Coordination {
     this.slot = slot;
     this.logGeneration = shared === null ? null : new BigInt64Array(shared, 0, 1);
     this.#handleGeneration = shared === null ? null : new BigInt64Array(shared, 8, 1);
-    if (this.#handleGeneration !== null) Atomics.add(this.#handleGeneration, 0, 1n); // PP-7: before this handle reads anything
   }
 
   /** Opens the lock file twice and takes a reader slot (PP-1). */
@@ -91,7 +99,18 @@ export class Coordination {
       aux = await io.open(path);
       for (let i = 0; i < lockSlotsMax; i++) {
         if (!main.tryLock(lockSlotsOffset + i, 1, "exclusive")) continue;
-        return new Coordination(main, aux, i, main.mapShared?.(lockSharedBytes) ?? null);
+        const shared = main.mapShared?.(lockSharedBytes) ?? null;
+        // PP-8: this handle's kind first, then the other kind's.
+        const [mine, other] = shared === null ? [lockUnmappedOffset, lockMappedOffset] : [lockMappedOffset, lockUnmappedOffset];
+        const granted = main.tryLock(mine, 1, "shared");
+        assert(granted, "a shared lock on a kind byte can only conflict with an exclusive one, and nobody takes those");
+        if (main.testLock(other, 1, "exclusive") !== null) {
+          throw new TxtDbError(ErrorCode.LOCKED, `the database in '${dir}' is open through a FileIO that ${shared === null ? "maps" : "cannot map"} ` +
+            `its lock file (FileHandle.mapShared), and this one ${shared === null ? "cannot" : "does"}: every handle on a database must be of one kind. ` +
+            "Close the others first, or open through the same FileIO.", { file: path });
+        }
+        if (shared !== null) Atomics.add(new BigInt64Array(shared, 8, 1), 0, 1n); // PP-7: before this handle reads anything
+        return new Coordination(main, aux, i, shared);
       }
       throw new TxtDbError(ErrorCode.LOCKED, `the database in '${dir}' has ${lockSlotsMax} open handles already; close some first`, { file: path });
     } catch (err) {

@@ -156,7 +156,7 @@ export class Database implements AsyncDisposable {
       store: this.#store, log: this.#log, lockFile: this.#coord.main, metrics: this.#metrics,
       durability: o.durability, blockingSync: o.blockingSync, now: o.now, afterBatch: () => this.#maybeCheckpoint(),
       catchUp: () => this.#catchUp(true),
-      syncThrough: (tsn: number, blocking: boolean) => this.#syncThrough(tsn, blocking),
+      syncThrough: (tsn: number, blocking: () => boolean) => this.#syncThrough(tsn, blocking),
       yieldTurn: o.yieldTurn,
       holdSnapshot: (tsn: number) => this.#coord.publish(tsn),
       releaseSnapshot: (tsn: number) => this.#coord.unpublish(tsn),
@@ -276,21 +276,27 @@ export class Database implements AsyncDisposable {
     this.#coord.unpublish(snapshot);
   }
 
-  /** PP-5: every record up to `tsn` durable, by this handle's datasync or one another handle published. */
-  async #syncThrough(tsn: number, blocking: boolean): Promise<void> {
+  /**
+   * PP-5: every record up to `tsn` durable, by this handle's datasync or one
+   * another handle published; whether it ran a datasync. `blocking` (GC-7)
+   * is asked right before the datasync: a catch-up first may have let
+   * another batch in.
+   */
+  async #syncThrough(tsn: number, blocking: () => boolean): Promise<boolean> {
     const coord = this.#coord;
     if (!coord.othersOpen()) {
       // Alone on the database: nobody to share a datasync with.
-      await this.#log.datasync(blocking);
+      await this.#log.datasync(blocking());
       this.#metrics.datasyncs++;
-      return;
+      return true;
     }
-    if (coord.durableAtLeast(tsn)) return;
+    if (coord.durableAtLeast(tsn)) return false;
     await this.#catchUp(false); // then this datasync covers, and publishes, the others' records too
     const covered = this.#store.lastTsn;
-    const carriedAll = await this.#log.datasync(blocking);
+    const carriedAll = await this.#log.datasync(blocking());
     this.#metrics.datasyncs++;
     if (carriedAll) coord.publishDurable(covered); // SEG-8: not through a descriptor that re-wrote nothing yet
+    return true;
   }
 
   /**

@@ -116,8 +116,12 @@ export interface GroupCommitOptions {
   readonly catchUp: () => Promise<void>;
   /** One turn of the event loop (injected: the engine names no runtime). */
   readonly yieldTurn: () => Promise<void>;
-  /** GC-1: makes every record up to the TSN durable, sharing datasyncs across processes (PP-5); `blocking`: GC-7. */
-  readonly syncThrough: (tsn: number, blocking: boolean) => Promise<void>;
+  /**
+   * GC-1: makes every record up to the TSN durable, sharing datasyncs across
+   * processes (PP-5); resolves with whether it ran a datasync of its own.
+   * `blocking` (GC-7) is asked right before that datasync starts.
+   */
+  readonly syncThrough: (tsn: number, blocking: () => boolean) => Promise<boolean>;
   /** GC-6: publish / withdraw a snapshot TSN (PP-2) that bounds other handles' checkpoints. */
   readonly holdSnapshot: (tsn: number) => void;
   readonly releaseSnapshot: (tsn: number) => void;
@@ -306,10 +310,10 @@ export class GroupCommit {
         const lone = (): boolean => this.#o.blockingSync && covered.length === 1 && this.#queue.length === 0 && !this.#batchInFlight &&
           this.#lastSyncMs <= blockingSyncMaxMs; // GC-7
         if (lone()) await this.#giveTurnIfDue();
-        const blocking = lone();
         const s0 = this.#o.now();
+        let synced: boolean;
         try {
-          await this.#o.syncThrough(covered.at(-1)!.record.tsn, blocking);
+          synced = await this.#o.syncThrough(covered.at(-1)!.record.tsn, lone);
         } catch (err) {
           await this.#fail(err, covered, false);
           return;
@@ -320,8 +324,9 @@ export class GroupCommit {
           this.#releaseHolds(covered);
           return;
         }
-        this.#lastSyncMs = this.#o.now() - s0;
-        this.#o.metrics.record("datasync", this.#lastSyncMs * 1000);
+        const ms = this.#o.now() - s0;
+        if (synced) this.#lastSyncMs = ms;
+        this.#o.metrics.record("datasync", ms * 1000);
         this.#o.store.markDurable(covered.at(-1)!.record.tsn);
         this.#acknowledge(covered);
       }

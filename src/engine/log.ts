@@ -167,7 +167,7 @@ export class CommitLog {
   #syncFailure: unknown = null;
   /** SEG-9: the shared log generation (null: probe the log instead), and its value when this handle last caught up. */
   readonly #generation: BigInt64Array | null;
-  #seenGeneration = -1n;
+  #seenGeneration: bigint | null = null;
   /** SEG-9: the generation when the change in progress began (#changing). */
   #changeFrom: bigint | null = null;
 
@@ -337,8 +337,8 @@ export class CommitLog {
   #changed(known = true): void {
     const generation = this.#generation;
     if (generation === null) return;
-    const odd = Atomics.load(generation, 0) & 1n;
-    const after = Atomics.add(generation, 0, odd === 1n ? 1n : 2n) + (odd === 1n ? 1n : 2n);
+    assert(this.#changeFrom !== null && (Atomics.load(generation, 0) & 1n) === 1n, "a change to the log's lines ends without having begun (#changing)");
+    const after = Atomics.add(generation, 0, 1n) + 1n;
     if (known && this.#changeFrom === this.#seenGeneration) this.#seenGeneration = after;
     this.#changeFrom = null;
   }

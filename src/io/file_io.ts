@@ -110,8 +110,9 @@ export interface FileHandle {
    * nobody may shrink it below them while a mapping lives (a load past the
    * end of a file kills the process). Unmapped when the buffer is collected;
    * closing the handle does not unmap. Null where the FileIO cannot share
-   * memory (Windows, no addon): the caller does without. memoryIO shares
-   * one buffer among the handles of a file (MEM-7).
+   * memory (Windows, no addon): the caller does without — the engine then
+   * opens a database only beside handles that do without too (PP-8).
+   * memoryIO shares one buffer among the handles of a file (MEM-7).
    */
   mapShared?(length: number): ArrayBuffer | null;
   /** Reads the whole file as it is now. */

@@ -35,6 +35,9 @@
  *          (the engine maps only its lock file, which it never reads or
  *          writes), and a crash image starts without it (all zeros), as
  *          every process that had mapped it died in the crash.
+ *          `memoryIO({ mapShared: false })` returns null instead, as a
+ *          FileIO that cannot share memory does (its crash images too): the
+ *          engine then takes the paths it takes on such a FileIO.
  *
  * Locks follow the open-file-description semantics of the native adapter
  * (src/io/_lock_table.ts), scoped to this MemoryIO.
@@ -245,11 +248,14 @@ export class MemoryIO implements FileIO {
   readonly #locks = new LockTable();
   #faults: ActiveFault[] = [];
   #nextId: () => number;
+  /** MEM-7: whether mapShared() shares memory (else it returns null). */
+  readonly sharesMemory: boolean;
 
-  constructor(root: MemDir = new MemDir(), nextId?: () => number) {
+  constructor(root: MemDir = new MemDir(), nextId?: () => number, options: MemoryIOOptions = {}) {
     this.#root = root;
     let id = 0;
     this.#nextId = nextId ?? (() => ++id);
+    this.sharesMemory = options.mapShared ?? true;
   }
 
   /** MEM-3, MEM-4: a new MemoryIO holding only what was made durable. */
@@ -277,7 +283,7 @@ export class MemoryIO implements FileIO {
     };
     const root = cloneDir(this.#root);
     let id = maxId + 1_000_000;
-    return new MemoryIO(root, () => ++id);
+    return new MemoryIO(root, () => ++id, { mapShared: this.sharesMemory });
   }
 
   /** MEM-6: fail matching calls with an OS error. Rules are checked in the order added. */
@@ -587,8 +593,9 @@ class MemoryFileHandle implements FileHandle {
   }
 
   /** MEM-7. */
-  mapShared(length: number): ArrayBuffer {
+  mapShared(length: number): ArrayBuffer | null {
     if (this.#closed) throw closedError(this.path);
+    if (!this.#io.sharesMemory) return null;
     const file = this.#file;
     if (file.size < length) file.truncate(length); // grows, never shrinks
     file.shared ??= new ArrayBuffer(length);
@@ -663,6 +670,11 @@ class MemoryFileHandle implements FileHandle {
  * Creates an in-memory FileIO with crash simulation, for tests (yours and
  * txtdb's). See `MemoryIO`.
  */
-export function memoryIO(): MemoryIO {
-  return new MemoryIO();
+export function memoryIO(options: MemoryIOOptions = {}): MemoryIO {
+  return new MemoryIO(undefined, undefined, options);
+}
+
+export interface MemoryIOOptions {
+  /** MEM-7: false makes mapShared() return null, as on a FileIO that cannot share memory. Default true. */
+  readonly mapShared?: boolean;
 }
