@@ -17,6 +17,10 @@
  *                             the addon's sync thread (what a batch of several commits uses)
  *   adapter-append-datasync-blocking  the same with datasync({ blocking: true }): the sync on the calling
  *                             thread (what a lone commit uses, GC-7 in src/engine/group_commit.ts)
+ *   adapter-vs-raw            the raw loop and both adapter ones in one process, in interleaved blocks
+ *                             of 50 for 3 s (not mitata: a paired measurement), so the disk's drift —
+ *                             10-20 % within a minute on this VM — falls on all three alike; the ratios
+ *                             the target is checked against
  * Files live in a fresh directory under os.tmpdir() (set TMPDIR to measure another disk).
  */
 import fs from "node:fs";
@@ -96,7 +100,61 @@ async function adapterAppendDatasync(blocking: boolean): ReturnType<Variant> {
 }
 
 
+/** adapter-vs-raw: each kind's mean time per append + datasync (ns), over interleaved blocks. */
+interface Paired { rawNs: number; blockingNs: number; threadNs: number; blockingRatio: number; threadRatio: number; appends: number }
+
+async function adapterVsRaw(): Promise<Paired> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "txtdb-bench-"));
+  const fd = fs.openSync(path.join(dir, "raw"), "a");
+  const f = await nativeIO({ withoutAddon: "error" }).open(path.join(dir, "adapter"), { create: true });
+  const block = 50;
+  const blocks: Record<"raw" | "blocking" | "thread", () => Promise<void>> = {
+    raw: async () => {
+      for (let i = 0; i < block; i++) {
+        fs.writeSync(fd, record);
+        fs.fdatasyncSync(fd);
+      }
+    },
+    blocking: async () => {
+      for (let i = 0; i < block; i++) {
+        await f.append(record);
+        await f.datasync({ blocking: true });
+      }
+    },
+    thread: async () => {
+      for (let i = 0; i < block; i++) {
+        await f.append(record);
+        await f.datasync();
+      }
+    },
+  };
+  const ms = { raw: 0, blocking: 0, thread: 0 };
+  let rounds = 0;
+  for (const run of Object.values(blocks)) await run(); // warm-up, not counted
+  const t0 = performance.now();
+  while (performance.now() - t0 < 3000) {
+    for (const kind of ["raw", "blocking", "thread"] as const) {
+      const s = performance.now();
+      await blocks[kind]();
+      ms[kind] += performance.now() - s;
+    }
+    rounds++;
+  }
+  fs.closeSync(fd);
+  await f.close();
+  fs.rmSync(dir, { recursive: true });
+  const ns = (kind: keyof typeof ms): number => (ms[kind] * 1e6) / (rounds * block);
+  return { rawNs: ns("raw"), blockingNs: ns("blocking"), threadNs: ns("thread"), blockingRatio: ms.blocking / ms.raw, threadRatio: ms.thread / ms.raw, appends: rounds * block };
+}
+
 async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args[args.indexOf("--variant") + 1] === "adapter-vs-raw") {
+    const row = { bench: "io", variant: "adapter-vs-raw", runtime: process.release?.name ?? "unknown", ...(await adapterVsRaw()) };
+    if (args.includes("--json")) console.log(JSON.stringify(row));
+    else console.log(`adapter-vs-raw: raw ${(row.rawNs / 1000).toFixed(1)} µs; adapter blocking ${row.blockingRatio.toFixed(3)}×, on the sync thread ${row.threadRatio.toFixed(3)}× (${row.appends} appends each)`);
+    return;
+  }
   const { name, variant, json } = chosenVariant("io", variants);
   const { fn, done } = await variant();
   const stats = await measure(fn, { min_cpu_time: 1e9 });
