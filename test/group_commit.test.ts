@@ -2,19 +2,19 @@
  * Tests of src/engine/group_commit.ts's shortcuts for a lone committer, and
  * of the two it relies on elsewhere, each checked by what it saves and by
  * what it must never cost: GC-7 (a lone commit's datasync on the JS thread),
- * GC-8 (callers woken together commit together), GC-9 and GC-10 (a spare
- * snapshot hold and writer lock), PP-7 and PP-8 (coordination.ts: no slot test while alone, and only
+ * GC-8 (callers woken together commit together), GC-9 (a spare snapshot
+ * hold), PP-7 and PP-8 (coordination.ts: no slot test while alone, and only
  * while every handle keeps the counts) and SEG-9 (log.ts: no log read while
  * nothing changed — and a read after a writer died half-way). On memoryIO,
  * through a wrapper that records what the engine asks of each file.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { setImmediate, setTimeout as sleep } from "node:timers/promises";
+import { setImmediate } from "node:timers/promises";
 import { joinPath, memoryIO, open, type DatabaseOptions, type FileHandle, type FileIO, type MemoryIO } from "../src/mod.ts";
 import { crc32c, crcHex } from "../src/engine/_crc32c.ts";
 import { codeOf } from "./_helpers/expect.ts";
-import { lockDurableOffset, lockSlotsOffset, lockSnapshotsOffset, lockWriterOffset, spareHoldLagMaxTsn } from "../src/engine/_defaults.ts";
+import { lockDurableOffset, lockSlotsOffset, lockSnapshotsOffset, spareHoldLagMaxTsn } from "../src/engine/_defaults.ts";
 
 interface Call {
   op: string;
@@ -287,36 +287,4 @@ test("PP-8: handles that map the lock file and handles that cannot never share a
   const c = await open("/db", { io: mem });
   assert.deepEqual([await c.get("ns", 1), await c.get("ns", 2)], ["a", "b"]);
   await c.close();
-});
-
-test("GC-10: a lone committer takes the writer lock once, not at every commit; a handle opening meanwhile gets it at the committer's next commit, or after a turn", async () => {
-  const mem = memoryIO();
-  const rec = recorded(mem);
-  const a = await open("/db", { io: rec.io });
-  await a.put("ns", 0, 0);
-  rec.calls.length = 0;
-  for (let i = 1; i <= 100; i++) await a.put("ns", i, i);
-  const writerLockCalls = rec.calls.filter((c) => (c.op === "tryLock" || c.op === "unlock") && c.start === lockWriterOffset && /\/lock$/.test(c.path));
-  assert.ok(writerLockCalls.length <= 4, `${writerLockCalls.length} writer-lock calls for 100 commits`);
-
-  // a still holds the lock as its spare; b's open waits for it until a's next commit lets go.
-  const opening = open("/db", { io: mem });
-  for (let i = 0; i < 3; i++) await Promise.resolve();
-  rec.calls.length = 0;
-  await a.put("ns", "last", 1);
-  assert.ok(rec.calls.some((c) => c.op === "unlock" && c.start === lockWriterOffset), "the commit after b's open let the lock go");
-  const b = await opening;
-  assert.equal(await b.get("ns", "last"), 1);
-  await b.close();
-
-  // Idle: the spare goes after a turn with no commit.
-  await a.put("ns", "idle", 1);
-  const stop = new AbortController();
-  const c = await Promise.race([
-    open("/db", { io: mem }),
-    sleep(5000, undefined, { signal: stop.signal }).then(() => assert.fail("the open waited for the writer lock past 5 s"), () => assert.fail("unreachable")),
-  ]).finally(() => stop.abort());
-  assert.equal(await c.get("ns", "idle"), 1);
-  await c.close();
-  await a.close();
 });

@@ -227,12 +227,6 @@ export class Coordination {
     this.#durablePublished = tsn;
   }
 
-  /** PP-7: true while the handle generation is where this handle last found itself alone — no system call; false when unknown. */
-  aloneCached(): boolean {
-    const generation = this.#handleGeneration;
-    return generation !== null && Atomics.load(generation, 0) === this.#aloneAt;
-  }
-
   /** PP-1: whether another handle (any process) has the database open; PP-7 spares the lock test while this one stays alone. */
   othersOpen(): boolean {
     const generation = this.#handleGeneration;

@@ -161,7 +161,6 @@ export class Database implements AsyncDisposable {
       holdSnapshot: (tsn: number) => this.#coord.publish(tsn),
       releaseSnapshot: (tsn: number) => this.#coord.unpublish(tsn),
       othersOpen: () => this.#coord.othersOpen(),
-      aloneCached: () => this.#coord.aloneCached(),
     });
     this.#store.onStalePage = () => this.#refresh();
     this.#host = {
@@ -871,6 +870,7 @@ export class Database implements AsyncDisposable {
       while (this.#tracked.size > 0) await Promise.allSettled([...this.#tracked]);
       this.#state = "closed"; // transactions still open now fail with TXTDB_CLOSED
       await this.#commits.drain();
+      this.#commits.releaseSpareHold(); // GC-9: before the lock file closes
       await this.#checkpointing.catch(() => {});
       this.#live.clear();
       if (this.#commits.failure === null && this.#fatal === null) {
@@ -881,7 +881,6 @@ export class Database implements AsyncDisposable {
           if (this.#store.lastTsn === this.#store.manifest.checkpointTsn && !this.#coord.othersOpen()) await this.#log.retire();
         }).catch(() => {}); // a failure leaves a log that replays to the same state
       }
-      this.#commits.releaseSpares(); // GC-9, GC-10: after the last use of the writer lock, before the lock file closes
       await this.#log.close();
       await this.#coord.close();
       await this.#claim?.release();

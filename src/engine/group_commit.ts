@@ -75,13 +75,6 @@
  *         of the event loop passes with no commit submitted, when it lags
  *         more than spareHoldLagMaxTsn behind, and when this handle chooses
  *         a checkpoint's TSN or reports stats() (releaseSpareHold).
- * - GC-10 A handle alone on the database (PP-7, known without a system call)
- *         keeps the writer lock when it is done with it, for its next
- *         commit: a lone committer takes it once, not at every commit. It
- *         lets go as GC-9's spare does — a turn of the event loop with no
- *         commit submitted — and at the end of its next use of the lock once
- *         another handle has opened (the opener bumped the handle generation
- *         before it asks for the lock), after a failure, and at close.
  */
 import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { FileHandle } from "../io/file_io.ts";
@@ -134,8 +127,6 @@ export interface GroupCommitOptions {
   readonly releaseSnapshot: (tsn: number) => void;
   /** Whether another handle has the database open (then records are never cut, GC-5). */
   readonly othersOpen: () => boolean;
-  /** PP-7: whether this handle is alone on the database, known without a system call (false when not known). */
-  readonly aloneCached: () => boolean;
   /** Called after each batch becomes durable (checkpoint scheduling). */
   readonly afterBatch: () => void;
 }
@@ -168,8 +159,6 @@ export class GroupCommit {
   #spareHold: number | null = null;
   #spareWanted = false;
   #spareCheck = false;
-  /** GC-10: the writer lock is held, and no one in this process is using it. */
-  #spareWriter = false;
 
   constructor(options: GroupCommitOptions) {
     this.#o = options;
@@ -183,7 +172,7 @@ export class GroupCommit {
     while (this.#queue.length + this.#unsynced.length >= queueCommitsMax) await new Promise<void>((r) => this.#roomWaiters.push(r));
     if (this.#failure !== null) throw this.#stoppedError();
     const tsn = new Promise<number>((resolve, reject) => this.#queue.push({ commit, resolve, reject }));
-    if (this.#spareHold !== null || this.#spareWriter) this.#spareWanted = true; // GC-9, GC-10
+    if (this.#spareHold !== null) this.#spareWanted = true; // GC-9
     if (!this.#appending) {
       this.#appending = true;
       this.#appendLoop = this.#runAppendLoop();
@@ -258,17 +247,11 @@ export class GroupCommit {
   withWriterLock<T>(fn: () => Promise<T>): Promise<T> {
     const { lockFile } = this.#o;
     const run = this.#writerChain.then(async () => {
-      if (!this.#spareWriter) await acquireShortLock(lockFile, lockWriterOffset, this.#o.yieldTurn);
-      this.#spareWriter = false;
+      await acquireShortLock(lockFile, lockWriterOffset, this.#o.yieldTurn);
       try {
         return await fn();
       } finally {
-        if (this.#failure === null && this.#o.aloneCached()) {
-          this.#spareWriter = true; // GC-10
-          this.#scheduleSpareCheck();
-        } else {
-          lockFile.unlock(lockWriterOffset, 1);
-        }
+        lockFile.unlock(lockWriterOffset, 1);
       }
     });
     this.#writerChain = run.then(() => {}, () => {});
@@ -386,6 +369,7 @@ export class GroupCommit {
   #takeHold(visible: number): number {
     const spare = this.#spareHold;
     this.#spareHold = null;
+    this.#spareWanted = false;
     if (spare !== null && visible - spare <= spareHoldLagMaxTsn) return spare;
     this.#o.holdSnapshot(visible); // before the spare goes: the published snapshot never rises past either
     if (spare !== null) this.#o.releaseSnapshot(spare);
@@ -406,28 +390,20 @@ export class GroupCommit {
     }
   }
 
-  /** GC-9, GC-10: the spares go after a turn in which no submit meant to use them. */
+  /** GC-9: the spare goes after a turn in which no submit meant to use it. */
   #scheduleSpareCheck(): void {
     if (this.#spareCheck) return;
     this.#spareCheck = true;
     void this.#o.yieldTurn().then(() => {
       this.#spareCheck = false;
-      if (this.#spareHold === null && !this.#spareWriter) return;
+      if (this.#spareHold === null) return;
       if (this.#spareWanted) {
         this.#spareWanted = false;
         this.#scheduleSpareCheck();
       } else {
-        this.releaseSpares();
+        this.releaseSpareHold();
       }
     });
-  }
-
-  /** GC-9, GC-10: withdraws the spare hold and lets the spare writer lock go (at close, after a failure). */
-  releaseSpares(): void {
-    this.releaseSpareHold();
-    if (!this.#spareWriter) return;
-    this.#spareWriter = false;
-    this.#o.lockFile.unlock(lockWriterOffset, 1);
   }
 
   /** GC-9: withdraws the spare hold (a checkpoint of this handle's may then fold everything durable). */
@@ -468,7 +444,7 @@ export class GroupCommit {
     };
     await (holdsWriterLock ? settle() : this.withWriterLock(settle)).catch(() => {}); // best effort: the failure is reported already
     this.#releaseHolds(unacknowledged);
-    this.releaseSpares();
+    this.releaseSpareHold();
   }
 
   /** GC-3: first-committer-wins, against applied records and the batch so far. */
