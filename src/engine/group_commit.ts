@@ -403,7 +403,7 @@ export class GroupCommit {
       } else {
         this.releaseSpareHold();
       }
-    });
+    }).catch(() => {}); // only a lock file closed under it throws here, and its locks went with it
   }
 
   /** GC-9: withdraws the spare hold (a checkpoint of this handle's may then fold everything durable). */
