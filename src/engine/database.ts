@@ -630,8 +630,8 @@ export class Database implements AsyncDisposable {
         });
         await this.#adoptFromDisk(false);
       }
-      await this.#announceInstalled();
-      if (!this.#leftoversRemoved) await this.#removeLeftovers();
+      const onDisk = await this.#announceInstalled();
+      if (!this.#leftoversRemoved) await this.#removeLeftovers(onDisk);
       const c = await this.#chooseCheckpointTsn();
       if (c <= this.#store.manifest.checkpointTsn) return;
       const t0 = this.#o.now();
@@ -668,13 +668,14 @@ export class Database implements AsyncDisposable {
    * file there should be — unless a manifest.next is there (a checkpoint to
    * finish, whose files are not garbage, or one this handle could not read):
    * then nothing goes. Best effort: leftovers change no result, so a failure
-   * here never stops the checkpoint; the next one tries again.
+   * here never stops the checkpoint; the next one tries again. `onDisk`:
+   * the manifest #announceInstalled read under the same checkpoint lock —
+   * no other handle can install one meanwhile.
    */
-  async #removeLeftovers(): Promise<void> {
+  async #removeLeftovers(onDisk: Manifest | undefined): Promise<void> {
     const io = this.#o.io;
     try {
       if ((await io.stat(joinPath(this.dir, manifestNextFileName))) !== undefined) return;
-      const onDisk = await readManifest(io, this.dir);
       if (onDisk !== undefined) await removeLeftoverPages(io, this.#store.pages.root, onDisk);
       this.#leftoversRemoved = true;
     } catch {
@@ -689,16 +690,18 @@ export class Database implements AsyncDisposable {
    * older manifest would read pages the installed one has replaced
    * (TXTDB_EDITED), and the other handles would learn of it only at a read.
    * Under the writer lock, caught up: the marker may only be unread.
+   * Returns the manifest on disk (undefined: none yet).
    */
-  async #announceInstalled(): Promise<void> {
+  async #announceInstalled(): Promise<Manifest | undefined> {
     const onDisk = await readManifest(this.#o.io, this.dir);
-    if (onDisk === undefined || onDisk.checkpointTsn <= this.#store.manifest.checkpointTsn) return;
+    if (onDisk === undefined || onDisk.checkpointTsn <= this.#store.manifest.checkpointTsn) return onDisk;
     await this.#commits.withWriterLock(async () => {
       await this.#catchUp(true);
       const c = onDisk.checkpointTsn;
       if (c > this.#store.manifest.checkpointTsn && c <= this.#store.lastTsn) await this.#log.appendCheckpointMarker(c);
     });
     await this.#adoptFromDisk(false);
+    return onDisk;
   }
 
   /**
