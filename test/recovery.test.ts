@@ -591,6 +591,29 @@ describe("I/O errors (GC-5)", () => {
     await again.close();
   });
 
+  test("SEG-3: a handle that wrote nothing leaves the lone empty segment at close, for the next open to use; one that wrote leaves no log", async () => {
+    const mem = await closedWithOneRow(); // it wrote: its close removed every segment
+    const logDir = `${dir}/log`;
+    assert.deepEqual(await mem.readdir(logDir), [], "a handle that wrote leaves no log to replay");
+    const reader = await open(dir, { io: mem }); // makes a segment named after the next TSN
+    const made = await mem.readdir(logDir);
+    assert.equal(made.length, 1);
+    assert.equal(await reader.get("t", 1), "one");
+    await reader.close();
+    assert.deepEqual(await mem.readdir(logDir), made, "kept: empty, and the only one");
+    const writer = await open(dir, { io: mem });
+    assert.deepEqual(await mem.readdir(logDir), made, "the next open made no other");
+    assert.deepEqual(await writer.put("t", 2, "two"), { tsn: 2 });
+    const lost = await open(dir, { io: mem.crash() }); // acknowledged: its first line synced the kept segment's name (SEG-11)
+    assert.deepEqual([await lost.get("t", 1), await lost.get("t", 2)], ["one", "two"]);
+    await lost.close();
+    await writer.close();
+    assert.deepEqual(await mem.readdir(logDir), [], "it wrote: its close removed the segment");
+    const again = await open(dir, { io: mem });
+    assert.deepEqual([await again.get("t", 1), await again.get("t", 2)], ["one", "two"]);
+    await again.close();
+  });
+
   test("DB-6, SEG-11: a reopen syncs no folder; the first commit syncs the log folder, the database folder and its parent, once", async () => {
     const mem = await closedWithOneRow();
     let before = mem.counters.syncDirs;

@@ -29,7 +29,8 @@
  *          any order by the power cut. The tail is cut off under the writer
  *          lock; nothing in it was acknowledged.
  * - SEG-3  A segment goes only when a checkpoint covers every record in it;
- *          the last one only at close, when no other handle is open.
+ *          the last one only at close, when no other handle is open — and
+ *          not when it is empty and the only one: the next open uses it.
  * - SEG-4  Catch-up reads complete lines only. Without the writer lock an
  *          incomplete last line is a write in progress: it waits. Under the
  *          writer lock it is what a killed writer left: it is cut off. A
@@ -761,11 +762,16 @@ export class CommitLog {
 
   /**
    * At close, when a checkpoint covers every record and no other handle is
-   * open: removes every segment, so the next open reads no log at all. The
+   * open: removes every segment, so the next open reads no log at all — but
+   * a lone segment that is empty (a handle that wrote nothing) stays, named
+   * after the next TSN: the next open appends to it instead of making one,
+   * and neither close pays for the removal nor open for the creation. The
    * caller holds the writer lock.
    */
   async retire(): Promise<void> {
+    const untouched = this.#segments.length === 1 && this.#activeSegment === this.#segments[0] && (await this.#active!.size()) === 0;
     await this.close();
+    if (untouched) return;
     for (const segment of this.#segments.splice(0)) await this.#io.unlink(segment.path).catch(() => {});
     await this.#io.syncDir(this.#dir);
   }
