@@ -174,6 +174,42 @@ describe("nativeIO durability calls", () => {
     await rejectsWithCode(io.syncDir(path.join(dir, "missing")), "TXTDB_NOT_FOUND");
   });
 
+  test("NIO-5: readFile() reads small and large files whole, a file whose size says nothing to its end, and rejects a directory", async () => {
+    const dir = tempDir();
+    const io = nativeIO();
+    const small = new Uint8Array(100).fill(1);
+    const large = Uint8Array.from({ length: (1 << 20) + 4099 }, (_, i) => i % 251); // past the inline read and the inline close
+    fs.writeFileSync(path.join(dir, "small"), small);
+    fs.writeFileSync(path.join(dir, "large"), large);
+    fs.writeFileSync(path.join(dir, "empty"), "");
+    assert.deepEqual(await io.readFile(path.join(dir, "small")), small);
+    assert.deepEqual(await io.readFile(path.join(dir, "large")), large);
+    assert.equal((await io.readFile(path.join(dir, "empty"))).length, 0);
+    await rejectsWithCode(io.readFile(dir), "TXTDB_IO");
+    if (process.platform === "linux") {
+      // st_size 0, content on read: not a regular file's size to trust.
+      assert.ok((await io.readFile("/proc/self/status")).length > 0);
+    }
+  });
+
+  test("NIO-6: a handle's mapping of its file keeps none of its locks past close()", async () => {
+    const dir = tempDir();
+    const io = nativeIO({ withoutAddon: "error" });
+    const file = path.join(dir, "lock");
+    const a = await io.open(file, { create: true });
+    assert.ok(a.tryLock(1024, 1, "exclusive"));
+    const shared = a.mapShared?.(4096) ?? null;
+    assert.ok(shared !== null, "the addon maps the file");
+    new BigInt64Array(shared, 0, 1)[0] = 7n;
+    const b = await io.open(file);
+    assert.notEqual(b.testLock(1024, 1, "exclusive"), null, "held while a is open");
+    await a.close();
+    assert.equal(b.testLock(0, 2 ** 40, "exclusive"), null, "gone at close, though the mapping lives on");
+    assert.ok(b.tryLock(1024, 1, "exclusive"));
+    assert.equal(new BigInt64Array(b.mapShared!(4096)!, 0, 1)[0], 7n, "the same bytes");
+    await b.close();
+  });
+
   test("open() of a directory rejects with TXTDB_IO", async () => {
     const dir = tempDir();
     const err = await rejectsWithCode(nativeIO().open(dir), "TXTDB_IO");

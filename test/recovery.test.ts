@@ -614,6 +614,42 @@ describe("I/O errors (GC-5)", () => {
     await again.close();
   });
 
+  test("SEG-3: the kept empty segment is replaced when its name is no longer the next TSN (manifest and pages restored from a backup)", async () => {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), "txtdb-restore-"));
+    try {
+      const live = path.join(base, "db");
+      const backup = path.join(base, "backup");
+      const segments = (): string[] => fs.readdirSync(path.join(live, "log"));
+      let db = await open(live);
+      for (let i = 1; i <= 10; i++) await db.put("t", i, i);
+      await db.close();
+      fs.cpSync(live, backup, { recursive: true }); // checkpoint at 10, as git would hold it
+      db = await open(live);
+      for (let i = 11; i <= 20; i++) await db.put("t", i, i);
+      await db.close();
+      db = await open(live); // reads only: its close keeps the segment it made, named 21
+      assert.equal(await db.get("t", 20), 20);
+      await db.close();
+      assert.deepEqual(segments(), ["0000000000000021.jsonl"]);
+      // `git checkout -- manifest.json pages/`: log/ is left as it is.
+      fs.rmSync(path.join(live, "pages"), { recursive: true });
+      fs.cpSync(path.join(backup, "pages"), path.join(live, "pages"), { recursive: true });
+      fs.copyFileSync(path.join(backup, "manifest.json"), path.join(live, "manifest.json"));
+      db = await open(live);
+      assert.deepEqual(segments(), ["0000000000000011.jsonl"], "the segment is named after the TSN its first record will have");
+      assert.deepEqual(await db.put("t", 11, "again"), { tsn: 11 });
+      await db.checkpoint();
+      assert.deepEqual(await db.put("t", 12, "again"), { tsn: 12 }); // rotates: the new segment sorts after the old one
+      assert.deepEqual((await db.check()).problems, []);
+      await db.close();
+      db = await open(live);
+      assert.deepEqual([await db.get("t", 10), await db.get("t", 11), await db.get("t", 12), await db.get("t", 13)], [10, "again", "again", undefined]);
+      await db.close();
+    } finally {
+      fs.rmSync(base, { recursive: true, force: true });
+    }
+  });
+
   test("DB-6, SEG-11: a reopen syncs no folder; the first commit syncs the log folder, the database folder and its parent, once", async () => {
     const mem = await closedWithOneRow();
     let before = mem.counters.syncDirs;

@@ -58,15 +58,16 @@
  *          ending it): it re-writes the unattested tail and datasyncs it, so
  *          a handle opened after another's failed write-back serves only
  *          what its own datasync made durable. If that fails, open rejects
- *          with TXTDB_IO. No unattested tail (an empty log, as a clean close
- *          leaves it), no datasync: a clean open costs none.
+ *          with TXTDB_IO. No unattested tail (an empty log, or a lone empty
+ *          segment, as a clean close leaves it), no datasync: a clean open
+ *          costs none.
  * - SEG-11 Before the first line a handle writes or re-writes, it syncs the
  *          log folder, the database folder and its parent, once: the name
- *          of the segment open created (a log with none, as a clean close
- *          leaves it), the log folder's and the database folder's are then
- *          durable, however they came to be (created by an older build,
- *          copied into place, by another handle that has written nothing
- *          yet). Open leaves that to the first line, so a handle that only
+ *          of the segment it appends to (made by its open, or kept by a
+ *          clean close that wrote nothing, SEG-3, and perhaps never synced),
+ *          the log folder's and the database folder's are then durable,
+ *          however they came to be (created by an older build, copied into
+ *          place, by another handle that has written nothing yet). Open leaves that to the first line, so a handle that only
  *          reads never pays for it (DB-6). An empty segment lost to a power
  *          cut before any line is in it loses nothing: open makes another.
  * - SEG-9  Every change to a segment's lines — an append, a cut — moves the
@@ -145,7 +146,7 @@ export class CommitLog {
   #attested = 0;
   /** Whether the active descriptor may append without re-writing the unattested tail first (SEG-8). */
   #tailVerified = false;
-  /** Whether this handle has made the log folder's entries (the segment open made), its name and the database folder's durable (SEG-11). */
+  /** Whether this handle has made the log folder's entries (the segment it appends to), its name and the database folder's durable (SEG-11). */
   #foldersDurable = false;
   /** Where this process last appended a batch (GC-5: cut back to here if it fails). */
   #lastAppendAt = 0;
@@ -284,6 +285,7 @@ export class CommitLog {
    * before this handle serves it or any new line attests it (SEG-2).
    */
   async openForAppend(nextTsn: number): Promise<void> {
+    await this.#dropStaleEmptySegment(nextTsn);
     const last = this.#segments.at(-1) ?? (await this.#createSegment(nextTsn, false)); // its name: SEG-11
     const previous = this.#segments.at(-2);
     await this.#readWhole(last);
@@ -294,6 +296,22 @@ export class CommitLog {
       await this.#readWhole(last);
     }
     await this.#syncTail();
+  }
+
+  /**
+   * SEG-3: the lone empty segment a clean close kept is named after the TSN
+   * that was next then. If that is no longer the next one — the manifest and
+   * pages were restored from a backup or git, which left log/ as it was —
+   * records would go into a segment whose name lies about them (a later
+   * rotation's segment would sort before it): it goes, and open makes one.
+   */
+  async #dropStaleEmptySegment(nextTsn: number): Promise<void> {
+    const only = this.#segments.length === 1 ? this.#segments[0]! : undefined;
+    if (only === undefined || only.firstTsn === nextTsn || ((await this.#io.stat(only.path))?.size ?? 0) > 0) return;
+    await this.#io.unlink(only.path);
+    this.#segments = [];
+    // Not synced: if a power cut brings the name back, it is an empty last
+    // segment behind one that ends with no `next` marker, which open removes (SEG-6).
   }
 
   /** Makes `segment` the active one, positioned at the end of its lines (recovery cut any torn tail, SEG-7). */
@@ -526,8 +544,8 @@ export class CommitLog {
   }
 
   /**
-   * SEG-11: once per handle, the log folder (the entry of the segment open
-   * created), the database folder (the log folder's entry) and its parent
+   * SEG-11: once per handle, the log folder (the entry of the segment it
+   * appends to), the database folder (the log folder's entry) and its parent
    * (the database folder's entry) synced.
    */
   async #makeFoldersDurable(): Promise<void> {
@@ -763,13 +781,14 @@ export class CommitLog {
   /**
    * At close, when a checkpoint covers every record and no other handle is
    * open: removes every segment, so the next open reads no log at all — but
-   * a lone segment that is empty (a handle that wrote nothing) stays, named
-   * after the next TSN: the next open appends to it instead of making one,
-   * and neither close pays for the removal nor open for the creation. The
-   * caller holds the writer lock.
+   * a lone segment that is empty (a handle that wrote nothing) stays, if it
+   * is named after `nextTsn`: the next open appends to it instead of making
+   * one, and neither close pays for the removal nor open for the creation
+   * (#dropStaleEmptySegment guards the name). The caller holds the writer lock.
    */
-  async retire(): Promise<void> {
-    const untouched = this.#segments.length === 1 && this.#activeSegment === this.#segments[0] && (await this.#active!.size()) === 0;
+  async retire(nextTsn: number): Promise<void> {
+    const only = this.#segments.length === 1 ? this.#segments[0]! : undefined;
+    const untouched = only !== undefined && only.firstTsn === nextTsn && this.#activeSegment?.path === only.path && (await this.#active!.size()) === 0;
     await this.close();
     if (untouched) return;
     for (const segment of this.#segments.splice(0)) await this.#io.unlink(segment.path).catch(() => {});

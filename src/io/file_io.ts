@@ -109,7 +109,8 @@ export interface FileHandle {
    * system call. A shorter file is first grown to `length` (never shrunk);
    * nobody may shrink it below them while a mapping lives (a load past the
    * end of a file kills the process). Unmapped when the buffer is collected;
-   * closing the handle does not unmap. Null where the FileIO cannot share
+   * closing the handle does not unmap, and the mapping keeps none of the
+   * handle's byte-range locks past close(). Null where the FileIO cannot share
    * memory (Windows, no addon): the caller does without — the engine then
    * opens a database only beside handles that do without too (PP-8).
    * memoryIO shares one buffer among the handles of a file (MEM-7).

@@ -30,22 +30,27 @@
  *          bench/io.bench.ts; a cold open made a dozen such hops). The
  *          folders the engine lists hold a few log segments, or one
  *          namespace's pages (listed by a checkpoint, DB-7). A write never
- *          waits for the disk; a small read of a cold file waits for at most
- *          one disk read (as a page fault of an mmap-based store would) —
- *          the engine's small reads are of the log tail others just wrote.
- *          A whole file (a page, the manifest) is opened and sized inline,
- *          read inline up to inlineReadBytesMax and otherwise in one read
- *          off the thread (fs.readFile made four hops: open, fstat, read,
- *          close; a cold open and first read 0.4 ms faster), and closed off
- *          the thread without waiting (a read-only descriptor: nothing to
- *          report). Larger reads and writes, creations, closes (the last
- *          one of an unlinked segment frees its blocks), renames, unlinks
- *          and every sync go off the JS thread: pages read inline grew the
- *          young generation of a scan of 4× the cache to 29 MB instead of
- *          21 and made no open faster; created inline, the pages of a
- *          checkpoint cost a busy process 4% of its time.
+ *          waits for the disk; a small read of a cold file waits for a disk
+ *          read or two (its directory entry and inode, its bytes), as a page
+ *          fault of an mmap-based store would — most of the engine's small
+ *          reads are of the log tail others just wrote.
+ *          A whole file (a page, the manifest) is opened, sized and — up to
+ *          inlineCloseBytesMax — closed on the calling thread, and read in one
+ *          read off it (inline up to inlineReadBytesMax): fs.readFile made
+ *          four hops (open, fstat, read, close), and a cold open and first
+ *          read of a 100k-row database took 0.4 ms longer. Larger reads and
+ *          writes, creations,
+ *          closes of handles (the last one of an unlinked segment frees its
+ *          blocks), renames, unlinks and every sync go off the JS thread:
+ *          pages of 64 KB read inline grew the young generation of a scan of
+ *          4× the cache to 29 MB instead of 21 and made no open faster;
+ *          created inline, the pages of a checkpoint cost a busy process 4%
+ *          of its time.
  *          The one exception a caller asks for: datasync({ blocking: true })
  *          runs on the calling thread (the addon's datasyncSync).
+ * - NIO-6  mapShared() maps through a descriptor of its own, closed at once:
+ *          the mapping, which lives until its buffer is collected, holds
+ *          none of the handle's locks — they go at close().
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -76,6 +81,8 @@ export interface NativeIOOptions {
 const inlineWriteBytesMax = 64 << 10;
 /** NIO-5: reads up to this size copy out of the page cache on the calling thread. */
 const inlineReadBytesMax = 16 << 10;
+/** NIO-5: a whole-file read closes its descriptor on the calling thread up to this file size. */
+const inlineCloseBytesMax = 1 << 20;
 
 /** Name of the file that holds a directory claim in single-process mode. */
 export const claimFileName = "txtdb.claim";
@@ -158,19 +165,21 @@ class NativeIO implements FileIO {
   }
 
   async readFile(path: string): Promise<Uint8Array> {
-    let fd: number;
     try {
-      fd = fs.openSync(path, fs.constants.O_RDONLY); // NIO-5: a name lookup
+      const fd = fs.openSync(path, fs.constants.O_RDONLY); // NIO-5: a name lookup
+      let size: number | null = null;
+      try {
+        const st = fs.fstatSync(fd);
+        if (st.isFile() && st.size > 0) size = st.size; // 0: empty, or a /proc file whose size says nothing
+        if (size !== null) return size <= inlineReadBytesMax ? readAtInline(fd, 0, size) : await readAt(fd, 0, size);
+      } finally {
+        await closeReadOnly(fd, size);
+      }
+      // Not a regular file with a size (a directory, a FIFO, an empty or a /proc file): as fs.readFile reads one.
+      const buf = await call<Buffer>((cb) => fs.readFile(path, cb));
+      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
     } catch (err) {
       throw ioError(err, "read", path);
-    }
-    try {
-      const size = fs.fstatSync(fd).size;
-      return size <= inlineReadBytesMax ? readAtInline(fd, 0, size) : await readAt(fd, 0, size);
-    } catch (err) {
-      throw ioError(err, "read", path);
-    } finally {
-      fs.close(fd, () => {}); // NIO-5: off the JS thread, and nothing waits for it (a read-only descriptor)
     }
   }
 
@@ -298,7 +307,7 @@ class NativeFileHandle implements FileHandle {
     if (addon === null || addon.mapShared === undefined || this.#token === null) return null;
     try {
       if (fs.fstatSync(this.#fd).size < length) fs.ftruncateSync(this.#fd, length); // grows, never shrinks
-      return addon.mapShared(this.#token, length);
+      return mapThroughOwnDescriptor(addon, this.path, this.#identity, length); // NIO-6
     } catch (err) {
       throw ioError(err, "mmap", this.path);
     }
@@ -456,6 +465,42 @@ async function readAt(fd: number, position: number, length: number): Promise<Uin
     done += n;
   }
   return done === length ? buf : buf.subarray(0, done);
+}
+
+/**
+ * NIO-6: maps `length` bytes of `path` through a descriptor opened for it and
+ * closed at once. A mapping keeps the open file description it was made
+ * through until it is unmapped — when the buffer is collected — and a
+ * description's byte-range locks (OFD) live as long as it does: mapped
+ * through the handle's own descriptor, a closed database handle kept its
+ * reader slot until the garbage collector ran (another handle then saw it
+ * open, and a process reopening a database took a new slot each time).
+ */
+function mapThroughOwnDescriptor(addon: NativeAddon, path: string, identity: string, length: number): ArrayBuffer {
+  const fd = fs.openSync(path, fs.constants.O_RDWR);
+  try {
+    const st = fs.fstatSync(fd, { bigint: true });
+    if (`${st.dev}:${st.ino}` !== identity) throw Object.assign(new Error("the file was replaced since this handle opened it"), { code: "ESTALE" });
+    const token = addon.attach(fd, path, String(st.dev), String(st.ino));
+    try {
+      return addon.mapShared!(token, length);
+    } finally {
+      addon.detach(token);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * NIO-5: a read-only descriptor of a regular file of at most
+ * inlineCloseBytesMax bytes closes on the calling thread (even the last close
+ * of an unlinked one frees few blocks); any other, off it. Awaited either
+ * way: no descriptor outlives the read that opened it.
+ */
+async function closeReadOnly(fd: number, size: number | null): Promise<void> {
+  if (size !== null && size <= inlineCloseBytesMax) fs.closeSync(fd);
+  else await call<void>((cb) => fs.close(fd, cb));
 }
 
 /** NIO-5: a small read, on the calling thread. */
