@@ -67,8 +67,9 @@
  *          clean close that wrote nothing, SEG-3, and perhaps never synced),
  *          the log folder's and the database folder's are then durable,
  *          however they came to be (created by an older build, copied into
- *          place, by another handle that has written nothing yet). Open leaves that to the first line, so a handle that only
- *          reads never pays for it (DB-6). An empty segment lost to a power
+ *          place, by another handle that has written nothing yet). Open
+ *          leaves that to the first line, so a handle that only reads never
+ *          pays for it (DB-6). An empty segment lost to a power
  *          cut before any line is in it loses nothing: open makes another.
  * - SEG-9  Every change to a segment's lines — an append, a cut — moves the
  *          shared log generation (PP-6, src/engine/coordination.ts) from even
