@@ -36,13 +36,13 @@
  *          reads are of the log tail others just wrote.
  *          A whole file (a page, the manifest) is opened, sized and — up to
  *          inlineCloseBytesMax — closed on the calling thread, and read in one
- *          read off it (inline up to inlineReadBytesMax): fs.readFile made
- *          four hops (open, fstat, read, close), and a cold open and first
- *          read of a 100k-row database took 0.4 ms longer. Larger reads and
- *          writes, creations, closes of handles (the last one of an unlinked
- *          segment frees its blocks), renames, unlinks and every sync go off
- *          the JS thread:
- *          pages of 64 KB read inline grew the young generation of a scan of
+ *          read off it (inline up to inlineReadBytesMax), where fs.readFile
+ *          made four hops (open, fstat, read, close); a cold open and first
+ *          read measured no different either way, but the pool is left to
+ *          those who need it. Larger reads and writes, creations, closes of
+ *          handles (the last one of an unlinked segment frees its blocks),
+ *          renames, unlinks and every sync go off the JS thread: pages of
+ *          64 KB read inline grew the young generation of a scan of
  *          4× the cache to 29 MB instead of 21 and made no open faster;
  *          created inline, the pages of a checkpoint cost a busy process 4%
  *          of its time.
