@@ -10,7 +10,7 @@ import fc from "fast-check";
 import { decodeValue, encodeValue, valueFromJson, valueToJson, type JsonValue } from "../src/codec/value.ts";
 import { valueBytesMax, valueDepthMax } from "../src/codec/limits.ts";
 import { throwsCode } from "./_helpers/expect.ts";
-import { valueArb } from "./_helpers/arbitraries.ts";
+import { jsonParseMisreadsKeys, valueArb } from "./_helpers/arbitraries.ts";
 
 const seed = process.env["TXTDB_SEED"] !== undefined ? Number(process.env["TXTDB_SEED"]) : Date.now() % 0x7fffffff;
 console.log(`codec_value: seed=${seed} (replay: TXTDB_SEED=${seed})`);
@@ -91,6 +91,24 @@ describe("the equality these tests rely on", () => {
     assert.notEqual(difference({ a: undefined }, {}), undefined);
     assert.notEqual(difference([1n], [1]), undefined);
     assert.equal(difference({ a: [new Uint8Array([1])] }, { a: [new Uint8Array([1])] }), undefined);
+  });
+});
+
+describe("a JSON.parse bug of Deno 2.9 (V8 15.0)", () => {
+  // Once an object whose key ends in a backslash has been parsed, a later
+  // object with the same keys before it and a key that ends in an escaped
+  // character (a newline, a quote, a lone surrogate) gets the backslash key
+  // instead. txtdb parses its files with JSON.parse: such values come back
+  // changed in Deno 2.9 (README, Known issues). This test fails where the bug
+  // is, and says so by being skipped; it runs, and passes, in Node and Bun.
+  test("a key ending in an escaped character after one ending in a backslash round-trips", {
+    skip: jsonParseMisreadsKeys ? "this runtime's JSON.parse misreads such keys (Deno 2.9.5/2.9.6, V8 15.0): a runtime bug, see README" : false,
+  }, () => {
+    // "A-codec-probe" sorts first and is this test's own: the parser finds the backslash key as its only next key.
+    const first = { "A-codec-probe": 1, "a\\": "backslash" };
+    const later = [{ "A-codec-probe": 2, "a\n": "newline" }, { "A-codec-probe": 3, "a\"": "quote" }, { "A-codec-probe": 4, "a\ud800": "lone surrogate" }];
+    assert.deepStrictEqual(decodeValue(encodeValue(first)), first);
+    for (const value of later) assert.deepStrictEqual(decodeValue(encodeValue(value)), value);
   });
 });
 
