@@ -881,7 +881,7 @@ export class Database implements AsyncDisposable {
         // SEG-3: the last one out, with everything folded, leaves no log to replay.
         await this.#commits.withWriterLock(async () => {
           await this.#catchUp(true);
-          if (this.#store.lastTsn === this.#store.manifest.checkpointTsn && !this.#coord.othersOpen()) await this.#log.retire(this.#store.lastTsn + 1);
+          if (this.#store.lastTsn === this.#store.manifest.checkpointTsn && !this.#coord.othersOpen()) await this.#log.retire();
         }).catch(() => {}); // a failure leaves a log that replays to the same state
       }
       await this.#log.close();

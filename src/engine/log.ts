@@ -782,14 +782,15 @@ export class CommitLog {
   /**
    * At close, when a checkpoint covers every record and no other handle is
    * open: removes every segment, so the next open reads no log at all — but
-   * a lone segment that is empty (a handle that wrote nothing) stays, if it
-   * is named after `nextTsn`: the next open appends to it instead of making
-   * one, and neither close pays for the removal nor open for the creation
-   * (#dropStaleEmptySegment guards the name). The caller holds the writer lock.
+   * a lone segment that is empty (a handle that wrote nothing) stays: the
+   * next open appends to it instead of making one, and neither close pays
+   * for the removal nor open for the creation (#dropStaleEmptySegment, at
+   * open, replaces one whose name is not the next TSN). The caller holds
+   * the writer lock.
    */
-  async retire(nextTsn: number): Promise<void> {
+  async retire(): Promise<void> {
     const only = this.#segments.length === 1 ? this.#segments[0]! : undefined;
-    const untouched = only !== undefined && only.firstTsn === nextTsn && this.#activeSegment?.path === only.path && (await this.#active!.size()) === 0;
+    const untouched = only !== undefined && (await this.#io.stat(only.path))?.size === 0;
     await this.close();
     if (untouched) return;
     for (const segment of this.#segments.splice(0)) await this.#io.unlink(segment.path).catch(() => {});

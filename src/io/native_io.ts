@@ -171,7 +171,7 @@ class NativeIO implements FileIO {
       try {
         const st = fs.fstatSync(fd);
         if (st.isFile() && st.size > 0) size = st.size; // 0: empty, or a /proc file whose size says nothing
-        if (size !== null) return size <= inlineReadBytesMax ? readAtInline(fd, 0, size) : await readAt(fd, 0, size);
+        if (size !== null) return await readRange(fd, 0, size);
       } finally {
         await closeReadOnly(fd, size);
       }
@@ -288,7 +288,7 @@ class NativeFileHandle implements FileHandle {
   }
 
   read(position: number, length: number): Promise<Uint8Array> {
-    return this.#op("read", async (fd) => (length <= inlineReadBytesMax ? readAtInline(fd, position, length) : readAt(fd, position, length)));
+    return this.#op("read", async (fd) => readRange(fd, position, length));
   }
 
   readNow(position: number, length: number): Uint8Array {
@@ -315,8 +315,7 @@ class NativeFileHandle implements FileHandle {
 
   readAll(): Promise<Uint8Array> {
     return this.#op("read", async (fd) => {
-      const size = fs.fstatSync(fd).size; // NIO-5
-      return size <= inlineReadBytesMax ? readAtInline(fd, 0, size) : readAt(fd, 0, size);
+      return readRange(fd, 0, fs.fstatSync(fd).size); // NIO-5: the fstat
     });
   }
 
@@ -501,6 +500,11 @@ function mapThroughOwnDescriptor(addon: NativeAddon, path: string, identity: str
 async function closeReadOnly(fd: number, size: number | null): Promise<void> {
   if (size !== null && size <= inlineCloseBytesMax) fs.closeSync(fd);
   else await call<void>((cb) => fs.close(fd, cb));
+}
+
+/** NIO-5: a read of at most inlineReadBytesMax bytes on the calling thread, a larger one off it. */
+function readRange(fd: number, position: number, length: number): Uint8Array | Promise<Uint8Array> {
+  return length <= inlineReadBytesMax ? readAtInline(fd, position, length) : readAt(fd, position, length);
 }
 
 /** NIO-5: a small read, on the calling thread. */
