@@ -13,6 +13,7 @@
  */
 import { ErrorCode, TxtDbError } from "../errors.ts";
 import { checkPageShape, utf8Offset, type DecodedPage, type PageEntry, type PageFormat } from "./page_format.ts";
+import { parseJson } from "./json.ts";
 import type { JsonValue } from "./value.ts";
 
 /** A number literal JSON.parse may turn into ±Infinity, or text that merely looks like one (PAGE-3). */
@@ -30,7 +31,7 @@ export const jsonPageFormat: PageFormat = {
   decode(text: string, file: string): DecodedPage {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(text);
+      parsed = parseJson(text);
     } catch (err) {
       const at = /position (\d+)/.exec(String((err as Error).message));
       const char = at === null ? firstBadEntryLine(text) : Number(at[1]);

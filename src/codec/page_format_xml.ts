@@ -46,6 +46,7 @@ import { ErrorCode, TxtDbError } from "../errors.ts";
 import { keyDepthMax, valueDepthMax } from "./limits.ts";
 import type { DecodedPage, PageEntry, PageFormat } from "./page_format.ts";
 import { checkPageShape, lineStartOffset, utf8Offset } from "./page_format.ts";
+import { parseJson } from "./json.ts";
 import type { JsonValue } from "./value.ts";
 
 /** XML-4: a JSON level is at most two elements (<obj><field>); a value's tagged JSON nests 3 levels per container; plus the page's own. */
@@ -73,7 +74,7 @@ export const xmlPageFormat: PageFormat = {
   encode(namespace: string, entries: readonly PageEntry[]): string {
     let out = `<?xml version="1.0" encoding="UTF-8"?>\n<!-- txtdb page: one <entry> per line, in key order -->\n<page txtdb="page" ${attribute("namespace", namespace)}>\n`;
     for (const e of entries) {
-      out += `<entry><key>${element(e.key)}</key><value>${element(JSON.parse(e.valueText) as JsonValue)}</value></entry>\n`;
+      out += `<entry><key>${element(e.key)}</key><value>${element(parseJson(e.valueText) as JsonValue)}</value></entry>\n`;
     }
     return out + "</page>\n";
   },

@@ -39,6 +39,7 @@ import { ErrorCode, TxtDbError } from "../errors.ts";
 import { keyDepthMax, valueDepthMax } from "./limits.ts";
 import type { DecodedPage, PageEntry, PageFormat } from "./page_format.ts";
 import { checkPageShape, lineStartOffset, utf8Offset } from "./page_format.ts";
+import { parseJson } from "./json.ts";
 import type { JsonValue } from "./value.ts";
 
 /** YAML-3: a value's tagged JSON nests at most 3 levels per container (a Map is {"$map":[[k,v]]}), plus the page's own levels. */
@@ -54,7 +55,7 @@ export const yamlPageFormat: PageFormat = {
     let out = `# txtdb page: one "- key/value" block per entry, in key order\n${dump({ txtdb: "page", namespace }, dumpOptions)}`;
     if (entries.length === 0) return out + "entries: []\n";
     // One dump of the whole list: the same text as one dump per entry (a block depends on its entry alone), three times faster.
-    return out + "entries:\n" + dump(entries.map((e) => ({ key: e.key, value: JSON.parse(e.valueText) as JsonValue })), dumpOptions);
+    return out + "entries:\n" + dump(entries.map((e) => ({ key: e.key, value: parseJson(e.valueText) as JsonValue })), dumpOptions);
   },
 
   decode(text: string, file: string): DecodedPage {

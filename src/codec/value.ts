@@ -57,6 +57,7 @@
  * Array properties that are not indices are not stored (as in JSON.stringify).
  */
 import { TxtDbError } from "../errors.ts";
+import { parseJson } from "./json.ts";
 import { valueBytesMax, valueDepthMax } from "./limits.ts";
 
 /** A JSON value: what JSON.parse returns and JSON.stringify accepts. */
@@ -148,7 +149,7 @@ export function decodeValue(text: string): unknown {
 /** A stored value's JSON text parsed, still tagged (valueFromJson decodes it). @throws TxtDbError TXTDB_CORRUPT if it is not JSON. */
 export function parseValueJson(text: string): JsonValue {
   try {
-    return JSON.parse(text) as JsonValue;
+    return parseJson(text) as JsonValue;
   } catch (err) {
     throw corrupt(`value is not valid JSON: ${(err as Error).message}`, err);
   }

@@ -31,6 +31,7 @@
  *          it are no line at all but damage (a torn write, SEG-2).
  */
 import { ErrorCode, TxtDbError, assert } from "../errors.ts";
+import { parseJson } from "../codec/json.ts";
 import { encodedKeyFromJson } from "../codec/key.ts";
 import type { JsonValue } from "../codec/value.ts";
 import { crc32c, crcHex } from "./_crc32c.ts";
@@ -111,7 +112,7 @@ export function parseLine(bytes: Uint8Array, start: number, end: number): ReadRe
   if (crcHex(crc32c(bytes, start, crcAt)) !== match[1]) throw new BadLine("checksum mismatch");
   let parsed: { tsn?: unknown; ops?: unknown; durable?: unknown; next?: unknown; checkpoint?: unknown };
   try {
-    parsed = JSON.parse(decoder.decode(bytes.subarray(start, end))) as typeof parsed;
+    parsed = parseJson(decoder.decode(bytes.subarray(start, end))) as typeof parsed;
   } catch (err) {
     throw new BadLine(`not JSON: ${(err as Error).message}`);
   }

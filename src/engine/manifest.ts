@@ -37,6 +37,7 @@
  *          every first key at open cost a cold open ~1 ms per 350 pages.
  */
 import { ErrorCode, TxtDbError } from "../errors.ts";
+import { parseJson } from "../codec/json.ts";
 import type { PageFormatName } from "../codec/page_format.ts";
 import { encodedKeyFromJson } from "../codec/key.ts";
 import type { JsonValue } from "../codec/value.ts";
@@ -92,7 +93,7 @@ export function decodeManifest(text: string, file: string): Manifest {
     new TxtDbError(ErrorCode.CORRUPT, `the manifest '${file}' is damaged: ${why}. Restore the database from a backup.`, { file, offset: 0 });
   let parsed: Record<string, unknown>;
   try {
-    parsed = JSON.parse(text) as Record<string, unknown>;
+    parsed = parseJson(text) as Record<string, unknown>;
   } catch (err) {
     throw corrupt(`not JSON (${(err as Error).message})`);
   }

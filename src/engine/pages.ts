@@ -25,6 +25,7 @@
  *         scanning 4× the cache, doubled the process's peak memory.
  */
 import { ErrorCode, TxtDbError } from "../errors.ts";
+import { parseJson } from "../codec/json.ts";
 import { encodeKey, encodedKeyFromJson } from "../codec/key.ts";
 import type { PageFormat } from "../codec/page_format.ts";
 import { decodeValue, valueFromJson, type JsonValue } from "../codec/value.ts";
@@ -268,7 +269,7 @@ export function entryIndex(page: Page, enc: string): number {
 export function pointValue(page: Page, enc: string): unknown {
   if (page.byKey === null) {
     page.byKey = new Map(page.keys.map((k, i) => [k, i]));
-    if (page.json === null) page.json = page.texts!.map((t) => JSON.parse(t) as JsonValue);
+    if (page.json === null) page.json = page.texts!.map((t) => parseJson(t) as JsonValue);
     page.texts = null;
   }
   const at = page.byKey.get(enc);
