@@ -205,6 +205,26 @@ test("SEG-9: unchanged, a commit reads nothing of the log", async () => {
   await db.close();
 });
 
+test("SEG-9: a handle that has just opened is caught up: its first reads and begin() read nothing of the log", async () => {
+  const mem = memoryIO();
+  const first = await open("/db", { io: mem });
+  await first.put("ns", 1, "one");
+  await first.close();
+  for (const others of [0, 1]) {
+    const other = others === 1 ? await open("/db", { io: mem }) : null; // with another handle open, the log stays as it is
+    const rec = recorded(mem);
+    const db = await open("/db", { io: rec.io });
+    rec.calls.length = 0;
+    assert.equal(await db.get("ns", 1), "one");
+    await (await db.begin({ readOnly: true })).rollback();
+    assert.deepEqual(rec.calls.filter((c) => c.op === "read" && isLog(c)), [], `${others} other handle(s) open: open read every line already`);
+    await other?.put("ns", 2, "two");
+    assert.equal(await db.get("ns", 2), others === 1 ? "two" : undefined, "a commit after open is still seen");
+    await db.close();
+    await other?.close();
+  }
+});
+
 test("SEG-9: a handle killed half-way through an append leaves the generation odd: the next writer reads the whole lines it left and cuts the rest", async () => {
   const mem = memoryIO();
   const raw: FileHandle[] = [];

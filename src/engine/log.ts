@@ -284,6 +284,10 @@ export class CommitLog {
    * line is durable (SEG-10). After a process crash, or another handle's
    * failed write-back, it may sit in the page cache only: it is made durable
    * before this handle serves it or any new line attests it (SEG-2).
+   * Having read every line under the writer lock, the handle is caught up at
+   * the log generation of now (SEG-9): its first begin() reads nothing —
+   * unless the generation is odd (a writer died half-way through a change),
+   * which the first catch-up settles.
    */
   async openForAppend(nextTsn: number): Promise<void> {
     await this.#dropStaleEmptySegment(nextTsn);
@@ -297,6 +301,8 @@ export class CommitLog {
       await this.#readWhole(last);
     }
     await this.#syncTail();
+    const generation = this.#generation === null ? null : Atomics.load(this.#generation, 0);
+    if (generation !== null && (generation & 1n) === 0n) this.#seenGeneration = generation;
   }
 
   /**

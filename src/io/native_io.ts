@@ -170,12 +170,17 @@ class NativeIO implements FileIO {
       let size: number | null = null;
       try {
         const st = fs.fstatSync(fd);
-        if (st.isFile() && st.size > 0) size = st.size; // 0: empty, or a /proc file whose size says nothing
+        if (st.isFile() && st.size > 0) size = st.size;
         if (size !== null) return await readRange(fd, 0, size);
+        // Size 0: an empty file (a log segment kept by a clean close), or a /proc file whose size says nothing.
+        if (st.isFile() && fs.readSync(fd, new Uint8Array(1), 0, 1, 0) === 0) {
+          size = 0;
+          return new Uint8Array(0);
+        }
       } finally {
         await closeReadOnly(fd, size);
       }
-      // Not a regular file with a size (a directory, a FIFO, an empty or a /proc file): as fs.readFile reads one.
+      // Not a regular file with a size (a directory, a FIFO, a /proc file): as fs.readFile reads one.
       const buf = await call<Buffer>((cb) => fs.readFile(path, cb));
       return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
     } catch (err) {
