@@ -150,6 +150,10 @@ describe("parseJson: a JSON.parse bug of Deno 2.9 (V8 15.0) worked around (JSON-
     );
   });
 
+  test("hasEscapedKey ends on text that is not JSON", () => {
+    for (const text of ['{"a\\n', '["x\\"]', '"\\', "\\"]) assert.equal(hasEscapedKey(text), false, JSON.stringify(text));
+  });
+
   test("own __proto__ keys stay own properties", () => {
     const v = parseJsonAroundKeyCache('{"__proto__":{"polluted":"\\n"}}') as Record<string, unknown>;
     assert.equal(Object.getPrototypeOf(v), Object.prototype);

@@ -38,6 +38,7 @@ export function hasEscapedKey(text: string): boolean {
     let close = at;
     do {
       close = text.indexOf('"', close + 1);
+      if (close === -1) return false; // not JSON: JSON.parse has said so already
       let backslashes = 0;
       while (text.charCodeAt(close - 1 - backslashes) === 0x5c) backslashes++;
       if (backslashes % 2 === 0) break;
