@@ -33,22 +33,28 @@ export const jsonParseMisreadsKeys: boolean = (() => {
  * a key if a colon comes next.
  */
 export function hasEscapedKey(text: string): boolean {
-  let at = text.indexOf("\\");
-  while (at !== -1) {
-    let close = at;
-    do {
-      close = text.indexOf('"', close + 1);
-      if (close === -1) return false; // not JSON: JSON.parse has said so already
-      let backslashes = 0;
-      while (text.charCodeAt(close - 1 - backslashes) === 0x5c) backslashes++;
-      if (backslashes % 2 === 0) break;
-    } while (true);
+  for (let at = text.indexOf("\\"); at !== -1; ) {
+    const close = closingQuote(text, at);
+    if (close === -1) return false; // not JSON: JSON.parse has said so already
     let next = close + 1;
     while (isJsonSpace(text.charCodeAt(next))) next++;
     if (text.charCodeAt(next) === 0x3a) return true;
     at = text.indexOf("\\", next);
   }
   return false;
+}
+
+/** The quote that ends the string holding `at`: the first after it that an odd run of backslashes does not escape; -1 if none. */
+function closingQuote(text: string, at: number): number {
+  let quote = text.indexOf('"', at + 1);
+  while (quote !== -1 && isEscaped(text, quote)) quote = text.indexOf('"', quote + 1);
+  return quote;
+}
+
+function isEscaped(text: string, at: number): boolean {
+  let backslashes = 0;
+  while (text.charCodeAt(at - 1 - backslashes) === 0x5c) backslashes++;
+  return backslashes % 2 === 1;
 }
 
 function isJsonSpace(c: number): boolean {

@@ -170,12 +170,10 @@ class NativeIO implements FileIO {
       let size: number | null = null;
       try {
         const st = fs.fstatSync(fd);
-        if (st.isFile() && st.size > 0) size = st.size;
-        if (size !== null) return await readRange(fd, 0, size);
-        // Size 0: an empty file (a log segment kept by a clean close), or a /proc file whose size says nothing.
-        if (st.isFile() && fs.readSync(fd, new Uint8Array(1), 0, 1, 0) === 0) {
-          size = 0;
-          return new Uint8Array(0);
+        // A size of 0 is an empty file (the log segment a clean close keeps) or a /proc file whose size says nothing: one byte tells which.
+        if (st.isFile() && (st.size > 0 || fs.readSync(fd, new Uint8Array(1), 0, 1, 0) === 0)) {
+          size = st.size;
+          return await readRange(fd, 0, size);
         }
       } finally {
         await closeReadOnly(fd, size);

@@ -10,7 +10,8 @@ export const trickyStrings = [
   "\ud800", "\udfff", "😀", "é", "__proto__", "constructor", "prototype", "toString", "$", "$$date",
 ];
 
-const stringArb = fc.oneof(
+/** Strings that trip the formats: tricky words, any code unit, and runs of characters to escape (backslashes, quotes, controls, lone surrogates). */
+export const stringArb = fc.oneof(
   fc.constantFrom(...trickyStrings),
   fc.string({ unit: "binary", maxLength: 8 }),
   fc.string({ unit: fc.constantFrom("a", "$", " ", "\n", "\r", "\t", ":", "#", "-", "&", "<", ">", '"', "'", "\\", "\0", "\ud800", "\udfff", "😀", "\u2028"), maxLength: 6 }),
