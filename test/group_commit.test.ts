@@ -225,6 +225,20 @@ test("SEG-9: a handle that has just opened is caught up: its first reads and beg
   }
 });
 
+test("open reads each log segment once: replay's scan of the last one positions the handle for appending", async () => {
+  const mem = memoryIO();
+  const other = await open("/db", { io: mem }); // open throughout: the log stays
+  for (let i = 0; i < 20; i++) await other.put("ns", i, i);
+  const rec = recorded(mem);
+  const db = await open("/db", { io: rec.io });
+  assert.deepEqual(rec.calls.filter((c) => c.op === "readAll" && isLog(c)), [], "replay read the segment already");
+  assert.equal(await db.get("ns", 19), 19);
+  assert.deepEqual(await db.put("ns", 20, 20), { tsn: 21 });
+  assert.equal(await other.get("ns", 20), 20);
+  await db.close();
+  await other.close();
+});
+
 test("SEG-9: a handle killed half-way through an append leaves the generation odd: the next writer reads the whole lines it left and cuts the rest", async () => {
   const mem = memoryIO();
   const raw: FileHandle[] = [];

@@ -171,6 +171,8 @@ export class CommitLog {
   /** SEG-9: the shared log generation (null: probe the log instead), and its value when this handle last caught up. */
   readonly #generation: BigInt64Array | null;
   #seenGeneration: bigint | null = null;
+  /** What replay() found in the last segment it read, for openForAppend() to position at without reading it again; used once. */
+  #replayed: { path: string; size: number; end: number; attested: number } | null = null;
   /** SEG-9: the generation when the change in progress began (#changing). */
   #changeFrom: bigint | null = null;
 
@@ -208,7 +210,9 @@ export class CommitLog {
     const needed = first < 0 ? [] : this.#segments.slice(Math.max(0, first - 1));
     for (const segment of needed) {
       const bytes = await this.#io.readFile(segment.path);
-      for (const line of scanLines(bytes)) {
+      const lines = scanLines(bytes);
+      this.#replayed = { path: segment.path, size: bytes.length, end: linesEnd(lines), attested: attestedIn(lines) };
+      for (const line of lines) {
         if (tornTail !== null) {
           const attests = !("bad" in line) && (tornTail.path !== segment.path || durableOf(line) > tornTail.offset);
           if (attests) throw corruptLog(tornTail.path, tornTail.offset, tornTail.why);
@@ -321,13 +325,27 @@ export class CommitLog {
     // segment behind one that ends with no `next` marker, which open removes (SEG-6).
   }
 
-  /** Makes `segment` the active one, positioned at the end of its lines (recovery cut any torn tail, SEG-7). */
+  /**
+   * Makes `segment` the active one, positioned at the end of its lines
+   * (recovery cut any torn tail, SEG-7). The last segment replay() read
+   * under the same writer lock is not read again while its size is what
+   * replay read: nothing but a cut (which changes the size) writes it
+   * meanwhile. With an 11 MB log that read was 190 ms of a 350 ms open.
+   */
   async #readWhole(segment: Segment): Promise<void> {
     await this.#switchTo(segment);
-    const lines = scanLines(await this.#active!.readAll());
-    this.#end = linesEnd(lines);
-    this.#attested = attestedIn(lines);
-    this.#allocated = await this.#active!.size();
+    const size = await this.#active!.size();
+    const replayed = this.#replayed;
+    this.#replayed = null;
+    if (replayed !== null && replayed.path === segment.path && replayed.size === size) {
+      this.#end = replayed.end;
+      this.#attested = replayed.attested;
+    } else {
+      const lines = scanLines(await this.#active!.readAll());
+      this.#end = linesEnd(lines);
+      this.#attested = attestedIn(lines);
+    }
+    this.#allocated = size;
     this.#durable = 0;
     this.#foreignAfterDurable = false;
   }
