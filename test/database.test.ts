@@ -15,6 +15,10 @@ import {
   joinPath, memoryIO, nativeIO, open, TxtDbError, type Database, type DatabaseOptions, type FileIO, type Key, type MemoryIO,
 } from "../src/mod.ts";
 import { codeOf, collect, errorOf } from "./_helpers/expect.ts";
+import { jsonPageFormat } from "../src/codec/page_format_json.ts";
+import { encodedKeyFromJson, encodeKey, keyToJson } from "../src/codec/key.ts";
+import { encodeValue } from "../src/codec/value.ts";
+import { Page, pageOfJson, pointValue } from "../src/engine/pages.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -628,7 +632,39 @@ describe("checkpoints and page files", () => {
 
 // ---------------------------------------------------------------------------
 
-describe("the page cache (PG-3, PG-5)", () => {
+describe("the page cache (PG-3, PG-5, PG-6)", () => {
+  test("PG-6: a page read for a point read answers that read from its text; its second read, or its keys, decode it whole", () => {
+    const rows = Array.from({ length: 100 }, (_, i) => ({ key: i * 2, value: { i, tags: ["a", i] } }));
+    const entries = rows.map((r) => ({ key: keyToJson(r.key), valueText: encodeValue(r.value) }));
+    const text = jsonPageFormat.encode("n", entries);
+    let decodes = 0;
+    const unread = (t: string): Page => Page.unread(t, jsonPageFormat, (whole) => {
+      decodes++;
+      const decoded = jsonPageFormat.decode(whole, "page").entries;
+      return pageOfJson(decoded.map(([k]) => encodedKeyFromJson(k)), decoded.map(([k]) => k), decoded.map(([, v]) => v), 1);
+    }, 1);
+
+    const page = unread(text);
+    assert.deepEqual(pointValue(page, encodeKey(84)), { i: 42, tags: ["a", 42] });
+    assert.equal(decodes, 0, "the first point read decodes only what the search visits");
+    assert.deepEqual(pointValue(page, encodeKey(14)), { i: 7, tags: ["a", 7] });
+    assert.equal(decodes, 1, "the second decodes the page whole");
+    assert.equal(pointValue(page, encodeKey(15)), undefined);
+    assert.equal(decodes, 1);
+
+    const other = unread(text);
+    assert.equal(pointValue(other, encodeKey(15)), undefined, "an absent key, from the text");
+    assert.equal(decodes, 1);
+    assert.equal(other.keys.length, 100, "its keys decode it whole");
+    assert.equal(decodes, 2);
+
+    // Text laid out otherwise (a checksum would not let it through, PG-1): decoded whole at once, same answer.
+    const pretty = unread(JSON.stringify(JSON.parse(text), null, 2));
+    assert.deepEqual(pointValue(pretty, encodeKey(84)), { i: 42, tags: ["a", 42] });
+    assert.equal(decodes, 3);
+  });
+
+
   memoryOnly("a scan of a namespace bigger than a quarter of the cache bypasses it; the hot pages of point reads stay; a small namespace's scan fills it", async (env) => {
     const row = (i: number): { i: number; text: string } => ({ i, text: "x".repeat(400) });
     let db = await env.open();

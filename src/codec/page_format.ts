@@ -12,6 +12,12 @@
  *           that did not change is an unchanged line in `git diff`.
  * - PAGE-3  decode reports a file that does not parse, or parses to the wrong
  *           shape, as TXTDB_CORRUPT naming the file and the offset.
+ * - PAGE-4  findEntry, where a format has it, finds what decode would on any
+ *           text encode() wrote: the same value for a key decode finds, null
+ *           for a key it does not (undefined only where the text holds a
+ *           number literal PAGE-3 must judge). What it answers on other text
+ *           is not defined: callers use it only on text whose checksum shows
+ *           that encode() wrote it (PG-1, PG-6).
  */
 import { ErrorCode, TxtDbError } from "../errors.ts";
 import type { JsonValue } from "./value.ts";
@@ -39,6 +45,15 @@ export interface PageFormat {
   decode(text: string, file: string): DecodedPage;
   /** Where entry `index` starts in `text` (UTF-16 offset), for TXTDB_CORRUPT errors (contract 11). */
   entryOffset(text: string, index: number): number;
+  /**
+   * Optional (PAGE-4): the entry whose key `compare` finds — compare(key) < 0
+   * when the entry's key sorts before the one sought — by a binary search
+   * over the text as encode() lays it out, decoding only the entries it
+   * visits. null when no entry holds the key; undefined when the text is not
+   * laid out as encode() writes it, or an entry it visits does not decode —
+   * then the caller decodes the page whole (and meets the error there).
+   */
+  findEntry?(text: string, compare: (key: JsonValue) => number): readonly [JsonValue, JsonValue] | null | undefined;
 }
 
 /**

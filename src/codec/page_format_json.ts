@@ -57,6 +57,39 @@ export const jsonPageFormat: PageFormat = {
     return { namespace: page.namespace, entries: entries as Array<[JsonValue, JsonValue]> };
   },
 
+  /**
+   * PAGE-4: encode() writes the header on the first line, one entry per line
+   * after it (each but the last ending in a comma), and `]}` on the last: a
+   * binary search over the characters between lands in an entry line,
+   * parses that line alone, and halves the range around it.
+   */
+  findEntry(text: string, compare: (key: JsonValue) => number): readonly [JsonValue, JsonValue] | null | undefined {
+    const first = text.indexOf("\n") + 1;
+    const footer = text.lastIndexOf("\n]}");
+    if (first === 0 || footer < first - 1 || !text.startsWith(`{"txtdb":"page",`)) return undefined;
+    let lo = first; // a line start
+    let hi = footer + 1; // past the newline that ends the last entry line
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const start = text.lastIndexOf("\n", mid - 1) + 1; // the start of the line holding mid: lo ≤ start ≤ mid
+      const end = text.indexOf("\n", start); // ≤ footer
+      const line = text.slice(start, text.charCodeAt(end - 1) === 0x2c ? end - 1 : end);
+      if (mayOverflow.test(line)) return undefined; // decode's checkPageShape decides
+      let entry: unknown;
+      try {
+        entry = parseJson(line);
+      } catch {
+        return undefined;
+      }
+      if (!Array.isArray(entry) || entry.length !== 2) return undefined;
+      const c = compare(entry[0] as JsonValue);
+      if (c === 0) return entry as [JsonValue, JsonValue];
+      if (c < 0) lo = end + 1;
+      else hi = start;
+    }
+    return null;
+  },
+
   /** Entry i is on line i + 1 as txtdb writes pages; for a file reformatted by hand, the best guess. */
   entryOffset(text: string, index: number): number {
     let at = 0;

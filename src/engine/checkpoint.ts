@@ -34,7 +34,7 @@ import { crc32c, crcHex } from "./_crc32c.ts";
 import { baseCompressionsAheadMax, manifestNextFileName, pageBytesMax, tempSuffix } from "./_defaults.ts";
 import { installManifestNext, writeManifestNext, type Manifest, type NamespaceFiles, type PageRef } from "./manifest.ts";
 import { basePath, compressBase, installBase, writeBaseTemp } from "./page_base.ts";
-import { folderFor, pageIndexFor, pageOfTexts, valueTextAt, type Page, type PageStore } from "./pages.ts";
+import { folderFor, pageBytes, pageIndexFor, pageOfTexts, valueTextAt, type Page, type PageStore } from "./pages.ts";
 import type { Store } from "./store.ts";
 import { undecided, type NamespaceVersions } from "./versions.ts";
 
@@ -287,7 +287,7 @@ function buildPages(
       bytes: text.length,
       crc: crcHex(crc32c(text)),
     };
-    const page = pageOfTexts(entries.map((e) => e.enc), entries.map((e) => e.key), entries.map((e) => e.valueText), text.length * 2 + entries.length * 64);
+    const page = pageOfTexts(entries.map((e) => e.enc), entries.map((e) => e.key), entries.map((e) => e.valueText), pageBytes(text.length, entries.length));
     return { dir, ref, page, text };
   });
 }

@@ -17,6 +17,14 @@
  *         to: a point read copies one (VAL-8) instead of parsing text, and
  *         loading a page stringifies nothing. A page a checkpoint wrote holds
  *         the values' text until its first point read converts it whole.
+ * - PG-6  A page read for a point read keeps its text and answers that read
+ *         by the format's findEntry (PAGE-4): a binary search that decodes
+ *         the few entries it visits, not the ~300 of a page — the first read
+ *         of a cold process decodes a fortieth of what it did. The page's
+ *         second point read, or anything that needs its keys, decodes it
+ *         whole (PG-2's checks run then); so do a format without findEntry
+ *         and text findEntry does not recognise. Its checksum matched
+ *         (PG-1), so the text is what a checkpoint wrote.
  * - PG-5  Scans resist the cache: a page a scan reads goes into it only if
  *         its namespace takes at most a quarter of the cache (PostgreSQL's
  *         rule for sequential scans) and the page fits without evicting
@@ -40,30 +48,95 @@ import { lowerBound } from "./versions.ts";
 const scanShareMax = 4;
 
 /** A decoded page: parallel arrays in key order. */
-export interface Page {
-  readonly keys: readonly string[];
-  readonly keyJson: readonly JsonValue[];
+/**
+ * A page in memory. `keys` and `keyJson` always describe every entry; a
+ * page read for a point read (PG-6) decodes itself whole the first time
+ * either is asked for, or at its second point read.
+ */
+export class Page {
+  #keys: readonly string[];
+  #keyJson: readonly JsonValue[];
   /** PG-4: the values' JSON form, or null while only their text is known; never handed out (copies are). */
   json: readonly JsonValue[] | null;
   /** PG-4: the values' JSON text, until `json` is made from it. */
   texts: readonly string[] | null;
   /** PG-4: entry index by key, made at the first point read. */
-  byKey: Map<string, number> | null;
-  /** Estimated memory (PG-3). */
+  byKey: Map<string, number> | null = null;
+  /** Estimated memory (PG-3); fixed for the page's life, as the cache counts it. */
   readonly bytes: number;
+  /** PG-6: the file's text and how to decode it whole, until it is. */
+  #unread: { readonly text: string; readonly format: PageFormat; readonly decode: (text: string) => Page } | null = null;
+
+  constructor(keys: readonly string[], keyJson: readonly JsonValue[], json: readonly JsonValue[] | null, texts: readonly string[] | null, bytes: number) {
+    this.#keys = keys;
+    this.#keyJson = keyJson;
+    this.json = json;
+    this.texts = texts;
+    this.bytes = bytes;
+  }
+
+  /** PG-6: a page known by its text alone (findEntry needs the format to have it). */
+  static unread(text: string, format: PageFormat, decode: (text: string) => Page, bytes: number): Page {
+    const page = new Page([], [], null, null, bytes);
+    page.#unread = { text, format, decode };
+    return page;
+  }
+
+  get keys(): readonly string[] {
+    if (this.#unread !== null) this.#decodeWhole();
+    return this.#keys;
+  }
+
+  get keyJson(): readonly JsonValue[] {
+    if (this.#unread !== null) this.#decodeWhole();
+    return this.#keyJson;
+  }
+
+  /**
+   * PG-6: the entry of `enc` from the text alone — null if the page has
+   * none — at the first point read of an unread page; undefined once the
+   * page is decoded whole (this call decodes it, from the second on or when
+   * the text is not as the format writes it).
+   */
+  findUnread(enc: string): readonly [JsonValue, JsonValue] | null | undefined {
+    const unread = this.#unread;
+    if (unread === null) return undefined;
+    const compare = (key: JsonValue): number => {
+      const at = encodedKeyFromJson(key);
+      return at < enc ? -1 : at > enc ? 1 : 0;
+    };
+    let found: readonly [JsonValue, JsonValue] | null | undefined;
+    if (this.byKey === null) {
+      this.byKey = new Map(); // marks the first point read: the next one decodes the page whole
+      try {
+        found = unread.format.findEntry!(unread.text, compare);
+      } catch {
+        found = undefined; // a key that is no key: decoding whole reports it (PG-2)
+      }
+    }
+    if (found === undefined) this.#decodeWhole();
+    return found;
+  }
+
+  #decodeWhole(): void {
+    const whole = this.#unread!.decode(this.#unread!.text); // throws before anything changes
+    this.#unread = null;
+    this.#keys = whole.#keys;
+    this.#keyJson = whole.#keyJson;
+    this.json = whole.json;
+    this.texts = whole.texts;
+    this.byKey = null;
+  }
 }
 
-/** A page of values in their JSON form (PG-4). */
 export function pageOfJson(keys: readonly string[], keyJson: readonly JsonValue[], json: readonly JsonValue[], bytes: number): Page {
-  return { keys, keyJson, json, texts: null, byKey: null, bytes };
+  return new Page(keys, keyJson, json, null, bytes);
 }
 
-/** A page of values as JSON text (PG-4: a checkpoint has the text at hand). */
 export function pageOfTexts(keys: readonly string[], keyJson: readonly JsonValue[], texts: readonly string[], bytes: number): Page {
-  return { keys, keyJson, json: null, texts, byKey: null, bytes };
+  return new Page(keys, keyJson, null, texts, bytes);
 }
 
-/** Entry `i`'s value as JSON text. */
 export function valueTextAt(page: Page, i: number): string {
   return page.texts !== null ? page.texts[i]! : JSON.stringify(page.json![i]);
 }
@@ -129,12 +202,12 @@ export class PageStore {
     return slot.page;
   }
 
-  /** Loads a page through the cache (PG-1…PG-3). */
+  /** Loads a page for a point read through the cache (PG-1…PG-3, PG-6). */
   async load(ns: NamespaceFiles, index: number): Promise<Page> {
     const cached = this.cached(ns, index);
     if (cached !== undefined) return cached;
     this.stats.misses++;
-    const page = await this.read(ns, index);
+    const page = await this.read(ns, index, true);
     this.admit(ns.pages[index]!, page);
     return page;
   }
@@ -156,12 +229,12 @@ export class PageStore {
   /** PG-5: whether a scan of `ns` may fill the cache: its pages, estimated as PG-3 does, take at most a quarter of it. */
   #scanAdmits(ns: NamespaceFiles): boolean {
     let bytes = 0;
-    for (const ref of ns.pages) bytes += ref.bytes * 2 + ref.entries * 64;
+    for (const ref of ns.pages) bytes += pageBytes(ref.bytes, ref.entries);
     return bytes <= this.#cacheBytesMax / scanShareMax;
   }
 
-  /** Reads and validates a page file without the cache. */
-  async read(ns: NamespaceFiles, index: number): Promise<Page> {
+  /** Reads and validates a page file without the cache; `unread`: for a point read (PG-6). */
+  async read(ns: NamespaceFiles, index: number, unread = false): Promise<Page> {
     const ref = ns.pages[index]!;
     const path = this.path(ns, ref.file);
     let bytes: Uint8Array;
@@ -174,11 +247,17 @@ export class PageStore {
       throw err;
     }
     if (crcHex(crc32c(bytes)) !== ref.crc) throw editedError(path);
-    return this.decode(bytes, path, ref, ns.pages[index + 1]);
+    const next = ns.pages[index + 1];
+    if (!unread || this.#format.findEntry === undefined) return this.decode(bytes, path, ref, next);
+    const decode = (text: string): Page => this.#decodeText(text, bytes.length, path, ref, next);
+    return Page.unread(new TextDecoder().decode(bytes), this.#format, decode, pageBytes(bytes.length, ref.entries));
   }
 
   decode(bytes: Uint8Array, path: string, ref: PageRef, next: PageRef | undefined): Page {
-    const text = new TextDecoder().decode(bytes);
+    return this.#decodeText(new TextDecoder().decode(bytes), bytes.length, path, ref, next);
+  }
+
+  #decodeText(text: string, fileBytes: number, path: string, ref: PageRef, next: PageRef | undefined): Page {
     const decoded = this.#format.decode(text, path);
     const corrupt = (i: number, why: string, cause?: unknown): TxtDbError =>
       new TxtDbError(ErrorCode.CORRUPT, `page file '${path}': entry ${i} ${why}`, { file: path, offset: utf8Length(text.slice(0, this.#format.entryOffset(text, i))), cause });
@@ -201,7 +280,7 @@ export class PageStore {
       keyJson.push(kj);
       values.push(vj);
     }
-    return pageOfJson(keys, keyJson, values, bytes.length * 2 + keys.length * 64);
+    return pageOfJson(keys, keyJson, values, pageBytes(fileBytes, keys.length));
   }
 
   /** Serves `page` for `ref` until unpin(ref), whatever its file holds. */
@@ -267,6 +346,8 @@ export function entryIndex(page: Page, enc: string): number {
  * which first converts a page that holds text.
  */
 export function pointValue(page: Page, enc: string): unknown {
+  const unread = page.findUnread(enc); // PG-6
+  if (unread !== undefined) return unread === null ? undefined : valueFromJson(unread[1]);
   if (page.byKey === null) {
     page.byKey = new Map(page.keys.map((k, i) => [k, i]));
     if (page.json === null) page.json = page.texts!.map((t) => parseJson(t) as JsonValue);
@@ -303,6 +384,11 @@ export function folderFor(name: string, taken: ReadonlySet<string>): string {
   let candidate = base;
   for (let n = 2; lower.has(candidate.toLowerCase()); n++) candidate = `${base}~${n}`;
   return candidate;
+}
+
+/** PG-3: a page's estimated memory: twice its file, and 64 bytes an entry. */
+export function pageBytes(fileBytes: number, entries: number): number {
+  return fileBytes * 2 + entries * 64;
 }
 
 function utf8Length(s: string): number {
