@@ -17,6 +17,12 @@
  *         to: a point read copies one (VAL-8) instead of parsing text, and
  *         loading a page stringifies nothing. A page a checkpoint wrote holds
  *         the values' text until its first point read converts it whole.
+ * - PG-5  Scans resist the cache: a page a scan reads goes into it only if
+ *         its namespace takes at most a quarter of the cache (PostgreSQL's
+ *         rule for sequential scans) and the page fits without evicting
+ *         another. A big scan then neither flushes the pages point reads
+ *         keep hot nor promotes every page it reads to the old heap — which,
+ *         scanning 4× the cache, doubled the process's peak memory.
  * - PG-6  A page read for a point read keeps its text and answers that read
  *         by the format's findEntry (PAGE-4): a binary search that decodes
  *         the few entries it visits, not the ~300 of a page — the first read
@@ -25,12 +31,6 @@
  *         whole (PG-2's checks run then); so do a format without findEntry
  *         and text findEntry does not recognise. Its checksum matched
  *         (PG-1), so the text is what a checkpoint wrote.
- * - PG-5  Scans resist the cache: a page a scan reads goes into it only if
- *         its namespace takes at most a quarter of the cache (PostgreSQL's
- *         rule for sequential scans) and the page fits without evicting
- *         another. A big scan then neither flushes the pages point reads
- *         keep hot nor promotes every page it reads to the old heap — which,
- *         scanning 4× the cache, doubled the process's peak memory.
  */
 import { ErrorCode, TxtDbError } from "../errors.ts";
 import { parseJson } from "../codec/json.ts";
@@ -47,9 +47,8 @@ import { lowerBound } from "./versions.ts";
 /** PG-5: a scan fills the cache only for a namespace of at most 1/scanShareMax of it. */
 const scanShareMax = 4;
 
-/** A decoded page: parallel arrays in key order. */
 /**
- * A page in memory. `keys` and `keyJson` always describe every entry; a
+ * A decoded page: parallel arrays in key order. `keys` and `keyJson` always describe every entry; a
  * page read for a point read (PG-6) decodes itself whole the first time
  * either is asked for, or at its second point read.
  */
@@ -65,7 +64,7 @@ export class Page {
   /** Estimated memory (PG-3); fixed for the page's life, as the cache counts it. */
   readonly bytes: number;
   /** PG-6: the file's text and how to decode it whole, until it is. */
-  #unread: { readonly text: string; readonly format: PageFormat; readonly decode: (text: string) => Page } | null = null;
+  #unread: { readonly text: string; readonly format: PageFormat; readonly decode: (text: string) => Page; searched: boolean } | null = null;
 
   constructor(keys: readonly string[], keyJson: readonly JsonValue[], json: readonly JsonValue[] | null, texts: readonly string[] | null, bytes: number) {
     this.#keys = keys;
@@ -78,7 +77,7 @@ export class Page {
   /** PG-6: a page known by its text alone (findEntry needs the format to have it). */
   static unread(text: string, format: PageFormat, decode: (text: string) => Page, bytes: number): Page {
     const page = new Page([], [], null, null, bytes);
-    page.#unread = { text, format, decode };
+    page.#unread = { text, format, decode, searched: false };
     return page;
   }
 
@@ -106,8 +105,8 @@ export class Page {
       return at < enc ? -1 : at > enc ? 1 : 0;
     };
     let found: readonly [JsonValue, JsonValue] | null | undefined;
-    if (this.byKey === null) {
-      this.byKey = new Map(); // marks the first point read: the next one decodes the page whole
+    if (!unread.searched) {
+      unread.searched = true; // the next point read decodes the page whole
       try {
         found = unread.format.findEntry!(unread.text, compare);
       } catch {
@@ -125,18 +124,20 @@ export class Page {
     this.#keyJson = whole.#keyJson;
     this.json = whole.json;
     this.texts = whole.texts;
-    this.byKey = null;
   }
 }
 
+/** A page of values in their JSON form (PG-4). */
 export function pageOfJson(keys: readonly string[], keyJson: readonly JsonValue[], json: readonly JsonValue[], bytes: number): Page {
   return new Page(keys, keyJson, json, null, bytes);
 }
 
+/** A page of values as JSON text (PG-4: a checkpoint has the text at hand). */
 export function pageOfTexts(keys: readonly string[], keyJson: readonly JsonValue[], texts: readonly string[], bytes: number): Page {
   return new Page(keys, keyJson, null, texts, bytes);
 }
 
+/** Entry `i`'s value as JSON text. */
 export function valueTextAt(page: Page, i: number): string {
   return page.texts !== null ? page.texts[i]! : JSON.stringify(page.json![i]);
 }
