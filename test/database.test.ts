@@ -652,18 +652,46 @@ describe("the page cache (PG-3, PG-5, PG-6)", () => {
     assert.equal(pointValue(page, encodeKey(15)), undefined);
     assert.equal(decodes, 1);
 
-    const other = unread(text);
-    assert.equal(pointValue(other, encodeKey(15)), undefined, "an absent key, from the text");
-    assert.equal(decodes, 1);
-    assert.equal(other.keys.length, 100, "its keys decode it whole");
+    const missed = unread(text);
+    assert.equal(pointValue(missed, encodeKey(15)), undefined);
+    assert.equal(decodes, 2, "a key the search does not find is reported missing by the page decoded whole");
+    assert.equal(missed.keys.length, 100);
     assert.equal(decodes, 2);
+
+    assert.equal(unread(text).keys.length, 100, "its keys decode it whole");
+    assert.equal(decodes, 3);
 
     // Text laid out otherwise (a checksum would not let it through, PG-1): decoded whole at once, same answer.
     const pretty = unread(JSON.stringify(JSON.parse(text), null, 2));
     assert.deepEqual(pointValue(pretty, encodeKey(84)), { i: 42, tags: ["a", 42] });
-    assert.equal(decodes, 3);
+    assert.equal(decodes, 4);
   });
 
+  both("PG-6 on a page damaged out of order with its checksum recomputed: a key it holds is read from its line once, then TXTDB_CORRUPT; a miss is TXTDB_CORRUPT at once", async (env) => {
+    let db = await env.open();
+    await db.transaction(async (tx) => {
+      for (let i = 0; i < 100; i++) await tx.put("n", i, { i });
+    });
+    await db.close();
+    const [name, original] = [...(await pageFiles(env.io, env.dir, "n"))][0]!;
+    const file = joinPath(env.dir, "pages", "n", name);
+    const lines = decoder.decode(original).split("\n");
+    assert.equal(lines.length, 103, "one page: header, 100 entries, footer, and the final newline");
+    [lines[96], lines[97]] = [lines[97]!, lines[96]!]; // entries 95 and 96 swap: keys out of order, far from key 10's search
+    const damaged = encoder.encode(lines.join("\n"));
+    await overwrite(env.io, file, damaged);
+    await rewriteManifest(env.io, env.dir, (m) => {
+      ((m["namespaces"] as Record<string, { pages: Array<{ crc: string }> }>)["n"]!.pages[0]!).crc = crc32c(damaged);
+    });
+
+    db = await env.open();
+    assert.deepEqual(await db.get("n", 10), { i: 10 }, "the first read answers from the line that holds the key");
+    assert.equal(await codeOf(() => db.get("n", 20)), "TXTDB_CORRUPT", "the second decodes the page whole, and PG-2 refuses it");
+    await db.close();
+    db = await env.open();
+    assert.equal(await codeOf(() => db.get("n", 1000)), "TXTDB_CORRUPT", "a key the page does not hold is never reported missing from the text alone");
+    await db.close();
+  });
 
   memoryOnly("a scan of a namespace bigger than a quarter of the cache bypasses it; the hot pages of point reads stay; a small namespace's scan fills it", async (env) => {
     const row = (i: number): { i: number; text: string } => ({ i, text: "x".repeat(400) });

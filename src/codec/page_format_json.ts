@@ -73,7 +73,7 @@ export const jsonPageFormat: PageFormat = {
       const mid = (lo + hi) >>> 1;
       const start = text.lastIndexOf("\n", mid - 1) + 1; // the start of the line holding mid: lo ≤ start ≤ mid
       const end = text.indexOf("\n", start); // ≤ footer
-      const line = text.slice(start, text.charCodeAt(end - 1) === 0x2c ? end - 1 : end);
+      const line = entryOfLine(text.slice(start, end));
       if (mayOverflow.test(line)) return undefined; // decode's checkPageShape decides
       let entry: unknown;
       try {
@@ -112,7 +112,7 @@ function firstBadEntryLine(text: string): number | undefined {
   for (const line of text.split("\n")) {
     if (line.startsWith("[")) {
       try {
-        JSON.parse(line.endsWith(",") ? line.slice(0, -1) : line);
+        JSON.parse(entryOfLine(line));
       } catch {
         return at;
       }
@@ -120,4 +120,9 @@ function firstBadEntryLine(text: string): number | undefined {
     at += line.length + 1;
   }
   return undefined;
+}
+
+/** An entry line without the comma that separates it from the next (PAGE-2: one entry per line). */
+function entryOfLine(line: string): string {
+  return line.endsWith(",") ? line.slice(0, -1) : line;
 }

@@ -24,8 +24,10 @@
  *         publishes the newest TSN that datasync covered (none when its log
  *         descriptor has not re-written the unattested tail yet, SEG-8: the
  *         datasync may not have carried all of it). Datasyncs of
- *         several processes run concurrently (the file system's journal
- *         batches them); none waits for a lock to sync.
+ *         several processes run concurrently (they overlap in the kernel,
+ *         and a journal commits them together); none waits for a lock to
+ *         sync: making them wait for one another's datasync through a lock
+ *         cost throughput, in txtdb and in a C loop doing the same I/O.
  * - PP-6  Log generation: the lock file's first 8 bytes, mapped shared where
  *         the FileIO can (FileHandle.mapShared), count the changes to the
  *         log's lines: whoever appends to or cuts a segment, holding the

@@ -28,11 +28,15 @@
  *         the few entries it visits, not the ~300 of a page — the first read
  *         of a cold process decodes a fortieth of what it did. The page's
  *         second point read, or anything that needs its keys, decodes it
- *         whole (PG-2's checks run then); so do a format without findEntry
- *         and text findEntry does not recognise. Its checksum matched
- *         (PG-1), so the text is what a checkpoint wrote.
+ *         whole (PG-2's checks run then); so do a format without findEntry,
+ *         text findEntry does not recognise, and a search that finds no
+ *         entry: a key is reported missing only after PG-2's checks. Its
+ *         checksum matched (PG-1), so the text is what a checkpoint wrote;
+ *         were it damaged out of order, its checksum recomputed by hand, the
+ *         first read of a key the page holds could still answer from the
+ *         line that holds it before the second read reports TXTDB_CORRUPT.
  */
-import { ErrorCode, TxtDbError } from "../errors.ts";
+import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import { parseJson } from "../codec/json.ts";
 import { encodeKey, encodedKeyFromJson } from "../codec/key.ts";
 import type { PageFormat } from "../codec/page_format.ts";
@@ -48,18 +52,20 @@ import { lowerBound } from "./versions.ts";
 const scanShareMax = 4;
 
 /**
- * A decoded page: parallel arrays in key order. `keys` and `keyJson` always describe every entry; a
- * page read for a point read (PG-6) decodes itself whole the first time
- * either is asked for, or at its second point read.
+ * A page in memory: parallel arrays in key order. `keys` and `keyJson`
+ * always describe every entry: a page read for a point read (PG-6) holds only
+ * its text until one of them is asked for, or its second point read, and
+ * then decodes itself whole. Every entry index comes from `keys`, so `json`
+ * and `texts` are read only of a decoded page.
  */
 export class Page {
   #keys: readonly string[];
   #keyJson: readonly JsonValue[];
-  /** PG-4: the values' JSON form, or null while only their text is known; never handed out (copies are). */
+  /** PG-4: the values' JSON form, or null while only their text is known (or the page's, PG-6); never handed out (copies are). */
   json: readonly JsonValue[] | null;
   /** PG-4: the values' JSON text, until `json` is made from it. */
   texts: readonly string[] | null;
-  /** PG-4: entry index by key, made at the first point read. */
+  /** PG-4: entry index by key, made at the first point read of a decoded page. */
   byKey: Map<string, number> | null = null;
   /** Estimated memory (PG-3); fixed for the page's life, as the cache counts it. */
   readonly bytes: number;
@@ -92,29 +98,22 @@ export class Page {
   }
 
   /**
-   * PG-6: the entry of `enc` from the text alone — null if the page has
-   * none — at the first point read of an unread page; undefined once the
-   * page is decoded whole (this call decodes it, from the second on or when
-   * the text is not as the format writes it).
+   * PG-6: the entry of `enc`, from the text alone, at the first point read
+   * of an unread page. Undefined otherwise — and when the text is not as the
+   * format writes it, or holds no entry for `enc`: the caller then asks the
+   * page's keys, which decode it whole, so a key is reported missing only
+   * after PG-2's checks, which refuse a text damaged out of order.
    */
-  findUnread(enc: string): readonly [JsonValue, JsonValue] | null | undefined {
+  findUnread(enc: string): readonly [JsonValue, JsonValue] | undefined {
     const unread = this.#unread;
-    if (unread === null) return undefined;
-    const compare = (key: JsonValue): number => {
-      const at = encodedKeyFromJson(key);
-      return at < enc ? -1 : at > enc ? 1 : 0;
-    };
-    let found: readonly [JsonValue, JsonValue] | null | undefined;
-    if (!unread.searched) {
-      unread.searched = true; // the next point read decodes the page whole
-      try {
-        found = unread.format.findEntry!(unread.text, compare);
-      } catch {
-        found = undefined; // a key that is no key: decoding whole reports it (PG-2)
-      }
+    if (unread === null || unread.searched) return undefined;
+    unread.searched = true;
+    try {
+      return unread.format.findEntry!(unread.text, (key) => compareEncoded(encodedKeyFromJson(key), enc)) ?? undefined;
+    } catch (err) {
+      if (!(err instanceof TxtDbError)) throw err;
+      return undefined; // a key that is no key: decoding whole reports it (PG-2)
     }
-    if (found === undefined) this.#decodeWhole();
-    return found;
   }
 
   #decodeWhole(): void {
@@ -139,11 +138,13 @@ export function pageOfTexts(keys: readonly string[], keyJson: readonly JsonValue
 
 /** Entry `i`'s value as JSON text. */
 export function valueTextAt(page: Page, i: number): string {
+  assert(page.json !== null || page.texts !== null, "an entry index of a page not decoded (take it from page.keys)");
   return page.texts !== null ? page.texts[i]! : JSON.stringify(page.json![i]);
 }
 
 /** Entry `i`'s value, decoded: a fresh value (VAL-6). */
 export function valueAt(page: Page, i: number): unknown {
+  assert(page.json !== null || page.texts !== null, "an entry index of a page not decoded (take it from page.keys)");
   return page.json !== null ? valueFromJson(page.json[i]!) : decodeValue(page.texts![i]!);
 }
 
@@ -250,8 +251,9 @@ export class PageStore {
     if (crcHex(crc32c(bytes)) !== ref.crc) throw editedError(path);
     const next = ns.pages[index + 1];
     if (!unread || this.#format.findEntry === undefined) return this.decode(bytes, path, ref, next);
-    const decode = (text: string): Page => this.#decodeText(text, bytes.length, path, ref, next);
-    return Page.unread(new TextDecoder().decode(bytes), this.#format, decode, pageBytes(bytes.length, ref.entries));
+    const fileBytes = bytes.length; // the closure keeps the text, not the bytes
+    const decode = (text: string): Page => this.#decodeText(text, fileBytes, path, ref, next);
+    return Page.unread(new TextDecoder().decode(bytes), this.#format, decode, pageBytes(fileBytes, ref.entries));
   }
 
   decode(bytes: Uint8Array, path: string, ref: PageRef, next: PageRef | undefined): Page {
@@ -348,7 +350,7 @@ export function entryIndex(page: Page, enc: string): number {
  */
 export function pointValue(page: Page, enc: string): unknown {
   const unread = page.findUnread(enc); // PG-6
-  if (unread !== undefined) return unread === null ? undefined : valueFromJson(unread[1]);
+  if (unread !== undefined) return valueFromJson(unread[1]);
   if (page.byKey === null) {
     page.byKey = new Map(page.keys.map((k, i) => [k, i]));
     if (page.json === null) page.json = page.texts!.map((t) => parseJson(t) as JsonValue);
@@ -385,6 +387,11 @@ export function folderFor(name: string, taken: ReadonlySet<string>): string {
   let candidate = base;
   for (let n = 2; lower.has(candidate.toLowerCase()); n++) candidate = `${base}~${n}`;
   return candidate;
+}
+
+/** The order of encoded keys (PG-2): -1, 0 or 1. */
+function compareEncoded(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** PG-3: a page's estimated memory: twice its file, and 64 bytes an entry. */
