@@ -26,6 +26,9 @@
  *          read, as a cached page does (PG-4). Older versions, read only by
  *          older snapshots, are parsed per read and never kept, so at most
  *          one tree per key is held.
+ * - VER-6  A key with one version maps to the version itself, not to an
+ *          array of one (see Chain): a point read of a key written once
+ *          since the checkpoint makes one memory load fewer.
  */
 import { decodeValue, parseValueJson, valueFromJson, type JsonValue } from "../codec/value.ts";
 
@@ -41,7 +44,8 @@ export interface Version {
 export const undecided: unique symbol = Symbol("undecided");
 
 export class NamespaceVersions {
-  readonly #chains = new Map<string, Version[]>();
+  /** Each key's versions (VER-1): the version itself while it is the only one — most keys — else all of them (VER-6). */
+  readonly #chains = new Map<string, Chain>();
   /** Keys in order, and keys added since the last sort. */
   #sorted: string[] = [];
   #unsorted: string[] = [];
@@ -55,15 +59,16 @@ export class NamespaceVersions {
   }
 
   apply(enc: string, tsn: number, valueText: string | undefined): void {
-    let chain = this.#chains.get(enc);
+    const version: Version = { tsn, valueText, json: undefined };
+    const chain = this.#chains.get(enc);
     if (chain === undefined) {
-      chain = [];
-      this.#chains.set(enc, chain);
+      this.#chains.set(enc, version);
       this.#unsorted.push(enc);
+    } else {
+      newestOf(chain).json = undefined; // VER-5: one kept tree per key
+      if (Array.isArray(chain)) chain.push(version);
+      else this.#chains.set(enc, [chain, version]);
     }
-    const superseded = chain.at(-1);
-    if (superseded !== undefined) superseded.json = undefined; // VER-5: one kept tree per key
-    chain.push({ tsn, valueText, json: undefined });
     this.lastWriteTsn = tsn;
   }
 
@@ -84,7 +89,7 @@ export class NamespaceVersions {
     if (v === undecided) return undecided;
     if (v === undefined || v.valueText === undefined) return undefined;
     if (v.json === undefined) {
-      if (v !== this.#chains.get(enc)!.at(-1)) return decodeValue(v.valueText); // an older version: not kept
+      if (v !== newestOf(this.#chains.get(enc)!)) return decodeValue(v.valueText); // an older version: not kept
       v.json = parseValueJson(v.valueText);
     }
     return valueFromJson(v.json);
@@ -94,7 +99,9 @@ export class NamespaceVersions {
   #visibleVersion(enc: string, snapshot: number): Version | undefined | typeof undecided {
     const drop = this.#drops.length === 0 ? 0 : this.#lastDropAtOrBefore(snapshot);
     const chain = this.#chains.get(enc);
-    if (chain !== undefined) {
+    if (chain !== undefined && !Array.isArray(chain)) {
+      if (chain.tsn <= snapshot && chain.tsn >= drop) return chain;
+    } else if (chain !== undefined) {
       for (let i = chain.length - 1; i >= 0; i--) {
         const v = chain[i]!;
         if (v.tsn > snapshot) continue;
@@ -108,7 +115,7 @@ export class NamespaceVersions {
   /** VER-3. */
   lastTsnOf(enc: string): number {
     const chain = this.#chains.get(enc);
-    return Math.max(chain?.at(-1)?.tsn ?? 0, this.#drops.at(-1) ?? 0);
+    return Math.max(chain === undefined ? 0 : newestOf(chain).tsn, this.#drops.at(-1) ?? 0);
   }
 
   /** The newest drop with TSN ≤ snapshot, or 0. */
@@ -140,7 +147,8 @@ export class NamespaceVersions {
   versionAt(enc: string, through: number): Version | undefined {
     const chain = this.#chains.get(enc);
     if (chain === undefined) return undefined;
-    for (let i = chain.length - 1; i >= 0; i--) if (chain[i]!.tsn <= through) return chain[i];
+    const versions = versionsOf(chain);
+    for (let i = versions.length - 1; i >= 0; i--) if (versions[i]!.tsn <= through) return versions[i];
     return undefined;
   }
 
@@ -148,13 +156,14 @@ export class NamespaceVersions {
   prune(c: number): void {
     let removedKeys = false;
     for (const [enc, chain] of this.#chains) {
-      const keep = chain.filter((v) => v.tsn > c);
-      if (keep.length === chain.length) continue;
+      const versions = versionsOf(chain);
+      const keep = versions.filter((v) => v.tsn > c);
+      if (keep.length === versions.length) continue;
       if (keep.length === 0) {
         this.#chains.delete(enc);
         removedKeys = true;
       } else {
-        this.#chains.set(enc, keep);
+        this.#chains.set(enc, chainOf(keep));
       }
     }
     this.#drops = this.#drops.filter((d) => d > c);
@@ -166,22 +175,38 @@ export class NamespaceVersions {
   /** Removes every version and drop with TSN ≥ `tsn` (records that were cut from the log). */
   truncateFrom(tsn: number): void {
     for (const [enc, chain] of this.#chains) {
-      const keep = chain.filter((v) => v.tsn < tsn);
-      if (keep.length === chain.length) continue;
+      const versions = versionsOf(chain);
+      const keep = versions.filter((v) => v.tsn < tsn);
+      if (keep.length === versions.length) continue;
       if (keep.length === 0) this.#chains.delete(enc);
-      else this.#chains.set(enc, keep);
+      else this.#chains.set(enc, chainOf(keep));
     }
     this.#drops = this.#drops.filter((d) => d < tsn);
     this.#sorted = this.sortedKeys().filter((k) => this.#chains.has(k));
-    this.lastWriteTsn = Math.max(0, ...[...this.#chains.values()].map((c) => c.at(-1)!.tsn), ...this.#drops);
+    this.lastWriteTsn = Math.max(0, ...[...this.#chains.values()].map((c) => newestOf(c).tsn), ...this.#drops);
   }
 
   /** Whether anything here is at or below C (a checkpoint at C has work to do). */
   hasVersionsThrough(c: number): boolean {
     if (this.#drops.length > 0 && this.#drops[0]! <= c) return true;
-    for (const chain of this.#chains.values()) if (chain[0]!.tsn <= c) return true;
+    for (const chain of this.#chains.values()) if (versionsOf(chain)[0]!.tsn <= c) return true;
     return false;
   }
+}
+
+/** VER-6: a key's versions as the map holds them: its only version itself, or two and more in an array. */
+type Chain = Version | Version[];
+
+function versionsOf(chain: Chain): readonly Version[] {
+  return Array.isArray(chain) ? chain : [chain];
+}
+
+function chainOf(versions: Version[]): Chain {
+  return versions.length === 1 ? versions[0]! : versions;
+}
+
+function newestOf(chain: Chain): Version {
+  return Array.isArray(chain) ? chain.at(-1)! : chain;
 }
 
 function mergeSorted(a: string[], b: string[]): string[] {

@@ -44,6 +44,8 @@ interface TableState<Row> {
   readonly validate: Validator<Row> | undefined;
   /** The newest definition this process has seen (a hint for reads outside transactions). */
   def: CompiledTable;
+  /** index(name) handles of the table's indexes: a loop calling `users.index("byEmail").get(…)` checks the name once. */
+  readonly indexes: Map<string, TableIndex<Row>>;
 }
 
 const states = new WeakMap<object, TableState<unknown>>();
@@ -72,7 +74,7 @@ export class Table<Row extends object = RowObject> {
   /** @internal Use db.table(). */
   constructor(db: Database, def: CompiledTable, validate: Validator<Row> | undefined) {
     this.name = def.name;
-    states.set(this, { db, name: def.name, key: def.definition.key, validate, def } as unknown as TableState<unknown>);
+    states.set(this, { db, name: def.name, key: def.definition.key, validate, def, indexes: new Map() } as unknown as TableState<unknown>);
   }
 
   /** The primary-key field(s). */
@@ -134,10 +136,15 @@ export class Table<Row extends object = RowObject> {
 
   /** A secondary index, to read rows through (index.ts). */
   index(name: string): TableIndex<Row> {
-    validateIndexName(this.name, name);
     const s = stateOf(this);
-    const host: IndexHost = { db: s.db, table: this.name, cached: () => s.def };
-    return new TableIndex<Row>(host, name);
+    let index = s.indexes.get(name);
+    if (index === undefined) {
+      validateIndexName(this.name, name);
+      const host: IndexHost = { db: s.db, table: this.name, cached: () => s.def };
+      index = new TableIndex<Row>(host, name);
+      if (s.def.byName.has(name)) s.indexes.set(name, index); // bounded by the table's indexes
+    }
+    return index;
   }
 
   /** Drops an index and its entries (one transaction); true if it existed. */
