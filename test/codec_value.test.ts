@@ -182,14 +182,15 @@ describe("round trips (VAL-1)", () => {
     );
   });
 
-  test("through JSON text: decodeValue(encodeValue(v)) and JSON.stringify → JSON.parse → valueFromJson", () => {
+  // parseJson is JSON.parse except in Deno 2.9, whose JSON.parse can misread an escaped object key (JSON-1): the suite's own reads of generated text go through it too.
+  test("through JSON text: decodeValue(encodeValue(v)) and JSON.stringify → parseJson → valueFromJson", () => {
     fc.assert(
       fc.property(valueArb, (v) => {
         fc.pre(v !== undefined);
         const text = encodeValue(v);
         assert.equal(text, JSON.stringify(valueToJson(v)));
         assertSame(decodeValue(text), v);
-        assertSame(valueFromJson(JSON.parse(text) as JsonValue), v);
+        assertSame(valueFromJson(parseJson(text) as JsonValue), v);
       }),
       runs(1000),
     );
