@@ -49,6 +49,22 @@ describe("an injected I/O fault at any call", () => {
   // Regression tests in recovery.test.ts.
   const two = "two handles, I/O in scheduler order, a fault at a datasync or log write of either: D-1…D-8 hold";
   test(two, () => verifyProperty({ file, name: two, runs: 40 }, faultScheduledProperty()));
+  // Found by the long tier in Bun (run 843 of seed 1358737475): a lagging
+  // handle followed `next` markers into a segment a checkpoint had removed
+  // (LogResync); another catch-up then found nothing after the marker and
+  // counted itself caught up (SEG-9), and the resync's reposition to the
+  // start of the newest segment kept that count — so the handle appended its
+  // commit at offset 0 of a segment holding the other handle's lines, and
+  // the reopen found the log damaged. Replayed here at the counterexample's
+  // path (fast-check regenerates it from seed and path; should the
+  // arbitraries change, this is one more run of the property).
+  test(`${two}: the counterexample of a resync that counted itself caught up`, () =>
+    fc.assert(faultScheduledProperty(), {
+      seed: 1358737475,
+      path: "841:0:3:1:2:2:2:2:1:1:1:1:1:1:2:4:4:4:4:4:5:6:6:6:7:7:8:10:10:10:10:11:11:11:11:6:10:10:12:10:12",
+      numRuns: 1,
+      endOnFailure: true,
+    }));
 
   // Systematic: a workload × a fault at every call of every operation, until the calls run out.
   // Bounded tier: one workload; long tier: workload after workload until the budget is spent.

@@ -80,6 +80,11 @@
  *          log (unchangedNow) — and, found even, not even under the writer
  *          lock, where the read would look for a killed writer's partial
  *          line to cut (SEG-4): a lone writer's commit reads nothing.
+ *          A catch-up counts only if it reached the end of the lines: one
+ *          stopped after a `next` marker it could not follow (its segment
+ *          removed by a checkpoint) follows it again first, and a resync
+ *          that repositions this handle before lines it has not read
+ *          forgets the generation it had caught up at.
  * - SEG-7  The last segment ends in padding (LOG-4) that appends overwrite: a
  *          writer that finds less than a quarter of it left writes more
  *          after its batch (FileIO.logPaddingBytes, default logPadBytes).
@@ -171,6 +176,8 @@ export class CommitLog {
   /** SEG-9: the shared log generation (null: probe the log instead), and its value when this handle last caught up. */
   readonly #generation: BigInt64Array | null;
   #seenGeneration: bigint | null = null;
+  /** A `next` marker read but not yet followed (its segment could not be opened): catch-up follows it first. */
+  #pendingNext: number | null = null;
   /** What replay() found in the last segment it read, for openForAppend() to position at without reading it again; used once. */
   #replayed: { path: string; size: number; end: number; attested: number } | null = null;
   /** SEG-9: the generation when the change in progress began (#changing). */
@@ -413,6 +420,7 @@ export class CommitLog {
   }
 
   async #catchUp(sink: LogSink, holdsWriterLock: boolean): Promise<void> {
+    if (this.#pendingNext !== null) await this.#followNext(this.#pendingNext); // LogResync again while its segment is gone
     let want = catchUpProbeBytes;
     for (;;) {
       const active = this.#active!;
@@ -465,7 +473,7 @@ export class CommitLog {
       this.#end += consumed;
       if (consumed > 0) this.#foreignAfterDurable = true;
       if (next !== null) {
-        await this.#follow(next); // on LogResync the position stays here, after the marker; the resync repositions
+        await this.#followNext(next);
         want = catchUpReadBytes;
       } else if (readOn) {
         if (consumed === 0) want *= 2; // one line longer than the read
@@ -473,6 +481,18 @@ export class CommitLog {
         return; // the padding (or a write in progress) starts here
       }
     }
+  }
+
+  /**
+   * Follows a `next` marker just read. Until it has, the position stays after
+   * the marker and every catch-up tries again: one that found nothing more
+   * in the old segment must not count as caught up (SEG-9), or a writer
+   * would append after the marker. On LogResync the resync repositions.
+   */
+  async #followNext(firstTsn: number): Promise<void> {
+    this.#pendingNext = firstTsn;
+    await this.#follow(firstTsn);
+    this.#pendingNext = null;
   }
 
   /** Moves to the segment a `next` marker names. */
@@ -523,6 +543,8 @@ export class CommitLog {
     this.#end = 0;
     this.#allocated = 0;
     this.#durable = 0;
+    this.#pendingNext = null;
+    this.#seenGeneration = null; // SEG-9: positioned before lines it has not read; the next catch-up reads them
   }
 
   async #switchTo(segment: Segment): Promise<void> {
