@@ -322,3 +322,21 @@ test("PP-8: handles that map the lock file and handles that cannot never share a
   assert.deepEqual([await c.get("ns", 1), await c.get("ns", 2)], ["a", "b"]);
   await c.close();
 });
+
+test("GC-5 under \"relaxed\": a commit whose catch-up fails with TXTDB_IO cuts nothing from the log — every line in it was acknowledged", async () => {
+  const mem = memoryIO({ mapShared: false }); // no log generation: a commit's catch-up reads the log
+  const db = await open("/db", { io: mem, durability: "relaxed" });
+  await db.put("ns", "a", 1);
+  await db.put("ns", "b", 2); // acknowledged: under "relaxed", written is acknowledged
+  // The next put's probe of the log (begin) reads; its catch-up under the writer lock fails.
+  mem.injectFault({ op: "read", code: "EIO", path: /\/log\/\d+\.jsonl$/, skip: 1 });
+  assert.equal(await codeOf(() => db.put("ns", "c", 3)), "TXTDB_IO");
+  mem.clearFaults();
+  assert.equal(await codeOf(() => db.put("ns", "d", 4)), "TXTDB_IO", "fail-stop (GC-5)");
+  await db.close().catch(() => {});
+  const reopened = await open("/db", { io: mem });
+  assert.equal(await reopened.get("ns", "a"), 1);
+  assert.equal(await reopened.get("ns", "b"), 2, "the last acknowledged commit is still in the log");
+  assert.equal(await reopened.get("ns", "c"), undefined);
+  await reopened.close();
+});

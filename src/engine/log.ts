@@ -706,9 +706,10 @@ export class CommitLog {
   /**
    * After a failed append or datasync (GC-5): cuts this process's
    * unacknowledged lines out of the segment — back to what it made durable
-   * ("sync"), or to its last batch ("relaxed", where written means
-   * acknowledged) — unless another process's lines lie among them (then
-   * their fate is shared). The caller holds the writer lock. Returns
+   * ("sync"), or, right after its own append failed, the bytes of that
+   * append ("relaxed", where written means acknowledged: after any other
+   * failure nothing is cut) — unless another process's lines lie among them
+   * (then their fate is shared). The caller holds the writer lock. Returns
    * whether it cut.
    */
   discardUnacknowledged(durability: "sync" | "relaxed", afterOwnFailedWrite: boolean): Promise<boolean> {
@@ -726,6 +727,8 @@ export class CommitLog {
     const after = await active.read(this.#end, Math.min(catchUpReadBytes, size - this.#end));
     if (contentEnd(after) > 0 && !afterOwnFailedWrite) return false;
     if (durability === "sync" && this.#foreignAfterDurable) return false;
+    // "relaxed": every line written was acknowledged, so only this handle's own write that just failed goes.
+    if (durability === "relaxed" && !afterOwnFailedWrite) return false;
     const to = durability === "sync" ? this.#durable : this.#lastAppendAt;
     this.#changing();
     await active.truncate(to);
