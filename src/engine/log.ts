@@ -719,6 +719,8 @@ export class CommitLog {
   async #discard(durability: "sync" | "relaxed", afterOwnFailedWrite: boolean): Promise<boolean> {
     const active = this.#active;
     if (active === null) return false;
+    // "relaxed": every line written was acknowledged, so only this handle's own write that just failed goes.
+    if (durability === "relaxed" && !afterOwnFailedWrite) return false;
     // Bytes past #end are this process's partial write right after it failed
     // (still under the lock); at any other time they are another process's.
     const size = await active.size();
@@ -727,8 +729,6 @@ export class CommitLog {
     const after = await active.read(this.#end, Math.min(catchUpReadBytes, size - this.#end));
     if (contentEnd(after) > 0 && !afterOwnFailedWrite) return false;
     if (durability === "sync" && this.#foreignAfterDurable) return false;
-    // "relaxed": every line written was acknowledged, so only this handle's own write that just failed goes.
-    if (durability === "relaxed" && !afterOwnFailedWrite) return false;
     const to = durability === "sync" ? this.#durable : this.#lastAppendAt;
     this.#changing();
     await active.truncate(to);

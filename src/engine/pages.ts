@@ -50,6 +50,7 @@ import { lowerBound } from "./versions.ts";
 
 /** PG-5: a scan fills the cache only for a namespace of at most 1/scanShareMax of it. */
 const scanShareMax = 4;
+const decoder = new TextDecoder();
 
 /**
  * A page in memory: parallel arrays in key order. `keys` and `keyJson`
@@ -209,7 +210,7 @@ export class PageStore {
     const cached = this.cached(ns, index);
     if (cached !== undefined) return cached;
     this.stats.misses++;
-    const page = await this.read(ns, index, true);
+    const page = await this.#readUnread(ns, index);
     this.admit(ns.pages[index]!, page);
     return page;
   }
@@ -235,9 +236,26 @@ export class PageStore {
     return bytes <= this.#cacheBytesMax / scanShareMax;
   }
 
-  /** Reads and validates a page file without the cache; `unread`: for a point read (PG-6). */
-  async read(ns: NamespaceFiles, index: number, unread = false): Promise<Page> {
+  /** Reads and validates a page file without the cache. */
+  async read(ns: NamespaceFiles, index: number): Promise<Page> {
     const ref = ns.pages[index]!;
+    return this.decode(await this.#readChecked(ns, ref), this.path(ns, ref.file), ref, ns.pages[index + 1]);
+  }
+
+  /** PG-6: a page for a point read, known by its text until it is decoded whole (a format without findEntry: decoded at once). */
+  async #readUnread(ns: NamespaceFiles, index: number): Promise<Page> {
+    if (this.#format.findEntry === undefined) return this.read(ns, index);
+    const ref = ns.pages[index]!;
+    const path = this.path(ns, ref.file);
+    const next = ns.pages[index + 1];
+    const bytes = await this.#readChecked(ns, ref);
+    const fileBytes = bytes.length; // the closure keeps the text, not the bytes
+    const decode = (text: string): Page => this.#decodeText(text, fileBytes, path, ref, next);
+    return Page.unread(decoder.decode(bytes), this.#format, decode, pageBytes(fileBytes, ref.entries));
+  }
+
+  /** A page file's bytes, its checksum checked against the manifest (PG-1). */
+  async #readChecked(ns: NamespaceFiles, ref: PageRef): Promise<Uint8Array> {
     const path = this.path(ns, ref.file);
     let bytes: Uint8Array;
     try {
@@ -249,15 +267,11 @@ export class PageStore {
       throw err;
     }
     if (crcHex(crc32c(bytes)) !== ref.crc) throw editedError(path);
-    const next = ns.pages[index + 1];
-    if (!unread || this.#format.findEntry === undefined) return this.decode(bytes, path, ref, next);
-    const fileBytes = bytes.length; // the closure keeps the text, not the bytes
-    const decode = (text: string): Page => this.#decodeText(text, fileBytes, path, ref, next);
-    return Page.unread(new TextDecoder().decode(bytes), this.#format, decode, pageBytes(fileBytes, ref.entries));
+    return bytes;
   }
 
   decode(bytes: Uint8Array, path: string, ref: PageRef, next: PageRef | undefined): Page {
-    return this.#decodeText(new TextDecoder().decode(bytes), bytes.length, path, ref, next);
+    return this.#decodeText(decoder.decode(bytes), bytes.length, path, ref, next);
   }
 
   #decodeText(text: string, fileBytes: number, path: string, ref: PageRef, next: PageRef | undefined): Page {
