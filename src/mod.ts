@@ -10,7 +10,7 @@
 export { ConflictError, ErrorCode, TxtDbError, ValidationError } from "./errors.ts";
 export type { TxtDbErrorOptions, ValidationIssue } from "./errors.ts";
 export type {
-  DatasyncOptions, DirectoryClaim, FileHandle, FileIO, FileStat, LockMode, LockOptions, LockScope, OpenOptions,
+  DatasyncOptions, DirectoryClaim, FileHandle, FileIO, FileStat, LockMode, LockOptions, LockScope, OpenOptions, ReadFileOptions,
 } from "./io/file_io.ts";
 export { MemoryIO, memoryIO } from "./io/memory_io.ts";
 export type { CrashMode, CrashOptions, FaultRule, MemoryIOCounters, MemoryIOOptions, MemoryOp } from "./io/memory_io.ts";

@@ -192,6 +192,29 @@ describe("nativeIO durability calls", () => {
     }
   });
 
+  test("NIO-5: readFile() asked for inline reads a page-sized file on the calling thread, and one past inlineAskedBytesMax off it", async () => {
+    const dir = tempDir();
+    const io = nativeIO();
+    const page = Uint8Array.from({ length: (64 << 10) + 17 }, (_, i) => i % 251); // past the plain inline read
+    const big = Uint8Array.from({ length: (1 << 20) + 17 }, (_, i) => i % 253);
+    fs.writeFileSync(path.join(dir, "page"), page);
+    fs.writeFileSync(path.join(dir, "big"), big);
+    // A read handed to the worker pool is an FSReqCallback until it settles; an inline one has settled before readFile() returns.
+    const inPool = (): number => process.getActiveResourcesInfo().filter((r) => r === "FSReqCallback").length;
+    const offThread = io.readFile(path.join(dir, "page"));
+    const observable = inPool() > 0;
+    assert.deepEqual(await offThread, page);
+    if (!observable) return; // a runtime that does not report the pool's requests (the reads above still checked the bytes)
+    await new Promise((resolve) => setImmediate(resolve)); // the settled request stays listed until its callback has returned
+    assert.equal(inPool(), 0);
+    const inline = io.readFile(path.join(dir, "page"), { inline: true });
+    assert.equal(inPool(), 0);
+    assert.deepEqual(await inline, page);
+    const tooBig = io.readFile(path.join(dir, "big"), { inline: true });
+    assert.ok(inPool() > 0);
+    assert.deepEqual(await tooBig, big);
+  });
+
   test("NIO-6: a handle's mapping of its file keeps none of its locks past close()", async () => {
     const dir = tempDir();
     const io = nativeIO({ withoutAddon: "error" });

@@ -965,7 +965,7 @@ async function recoverManifest(io: FileIO, dir: string, o: EngineOptions, noChec
   if (noCheckpointer && (await io.stat(nextPath)) !== undefined) {
     let next: Manifest | null = null;
     try {
-      next = decodeManifest(new TextDecoder().decode(await io.readFile(nextPath)), nextPath);
+      next = decodeManifest(new TextDecoder().decode(await io.readFile(nextPath, { inline: true })), nextPath);
     } catch (err) {
       if (!(err instanceof TxtDbError && err.code === ErrorCode.CORRUPT)) throw err; // an I/O error is not a torn intent
       next = null; // torn: the checkpoint's intent never became durable (CP-3)

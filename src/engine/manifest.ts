@@ -145,7 +145,7 @@ class StoredPageRef implements PageRef {
 export async function readManifest(io: FileIO, dir: string, name = manifestFileName): Promise<Manifest | undefined> {
   const path = joinPath(dir, name);
   if ((await io.stat(path)) === undefined) return undefined;
-  return decodeManifest(decoder.decode(await io.readFile(path)), path);
+  return decodeManifest(decoder.decode(await io.readFile(path, { inline: true })), path); // open waits on it (NIO-5)
 }
 
 /** MAN-1, first half: the new manifest is durable as manifest.next. */

@@ -236,30 +236,30 @@ export class PageStore {
     return bytes <= this.#cacheBytesMax / scanShareMax;
   }
 
-  /** Reads and validates a page file without the cache. */
-  async read(ns: NamespaceFiles, index: number): Promise<Page> {
+  /** Reads and validates a page file without the cache; `inline`: a point read waits on it (ReadFileOptions). */
+  async read(ns: NamespaceFiles, index: number, inline = false): Promise<Page> {
     const ref = ns.pages[index]!;
-    return this.decode(await this.#readChecked(ns, ref), this.path(ns, ref.file), ref, ns.pages[index + 1]);
+    return this.decode(await this.#readChecked(ns, ref, inline), this.path(ns, ref.file), ref, ns.pages[index + 1]);
   }
 
   /** PG-6: a page for a point read, known by its text until it is decoded whole (a format without findEntry: decoded at once). */
   async #readUnread(ns: NamespaceFiles, index: number): Promise<Page> {
-    if (this.#format.findEntry === undefined) return this.read(ns, index);
+    if (this.#format.findEntry === undefined) return this.read(ns, index, true);
     const ref = ns.pages[index]!;
     const path = this.path(ns, ref.file);
     const next = ns.pages[index + 1];
-    const bytes = await this.#readChecked(ns, ref);
+    const bytes = await this.#readChecked(ns, ref, true);
     const fileBytes = bytes.length; // the closure keeps the text, not the bytes
     const decode = (text: string): Page => this.#decodeText(text, fileBytes, path, ref, next);
     return Page.unread(decoder.decode(bytes), this.#format, decode, pageBytes(fileBytes, ref.entries));
   }
 
   /** A page file's bytes, its checksum checked against the manifest (PG-1). */
-  async #readChecked(ns: NamespaceFiles, ref: PageRef): Promise<Uint8Array> {
+  async #readChecked(ns: NamespaceFiles, ref: PageRef, inline: boolean): Promise<Uint8Array> {
     const path = this.path(ns, ref.file);
     let bytes: Uint8Array;
     try {
-      bytes = await this.#io.readFile(path);
+      bytes = await this.#io.readFile(path, { inline });
     } catch (err) {
       if (err instanceof TxtDbError && err.code === ErrorCode.NOT_FOUND) {
         throw new TxtDbError(ErrorCode.EDITED, `page file '${path}' is missing: restore it (git checkout, backup) — txtdb will not guess its rows.`, { file: path, cause: err });

@@ -66,6 +66,16 @@ export interface OpenOptions {
   readOnly?: boolean;
 }
 
+export interface ReadFileOptions {
+  /**
+   * The caller has nothing to do until the bytes arrive (the page of a point
+   * read, the manifest an open needs): a FileIO may read them on the calling
+   * thread rather than hand the read to a worker. A hint; scans and
+   * checkpoints leave it unset.
+   */
+  inline?: boolean;
+}
+
 export interface LockOptions {
   /** Aborting it ends the wait with TXTDB_ABORTED and no lock held (IO-7). */
   signal?: AbortSignal;
@@ -175,7 +185,7 @@ export interface FileIO {
 
   open(path: string, options?: OpenOptions): Promise<FileHandle>;
   /** The whole content of a file. TXTDB_NOT_FOUND if it does not exist. */
-  readFile(path: string): Promise<Uint8Array>;
+  readFile(path: string, options?: ReadFileOptions): Promise<Uint8Array>;
   /** Atomically moves `from` to `to`, replacing `to` if it exists (IO-4). Durable after syncDir of both directories. */
   rename(from: string, to: string): Promise<void>;
   /** Removes a file. TXTDB_NOT_FOUND if it does not exist. Durable after syncDir. */

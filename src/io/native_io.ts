@@ -37,9 +37,12 @@
  *          A whole file (a page, the manifest) is opened, sized and — up to
  *          inlineCloseBytesMax — closed on the calling thread, and read in one
  *          read off it (inline up to inlineReadBytesMax), where fs.readFile
- *          made four hops (open, fstat, read, close); a cold open and first
- *          read measured no different either way, but the pool is left to
- *          those who need it. Larger reads and writes, creations, closes of
+ *          made four hops (open, fstat, read, close). A caller that has
+ *          nothing else to do meanwhile asks for `inline` (the manifest at
+ *          open, the page of a point read): then up to inlineAskedBytesMax
+ *          is read on the calling thread. A cold open and first read then
+ *          never start the worker pool: 6.6 → 5.8 ms (median of 20, A/B, a
+ *          100k-row database). Larger reads and writes, creations, closes of
  *          handles (the last one of an unlinked segment frees its blocks),
  *          renames, unlinks and every sync go off the JS thread: pages of
  *          64 KB read inline grew the young generation of a scan of
@@ -56,7 +59,7 @@ import fs from "node:fs";
 import os from "node:os";
 import process from "node:process";
 import { ErrorCode, TxtDbError, assert } from "../errors.ts";
-import type { DatasyncOptions, DirectoryClaim, FileHandle, FileIO, FileStat, LockMode, LockOptions, LockScope, OpenOptions } from "./file_io.ts";
+import type { DatasyncOptions, DirectoryClaim, FileHandle, FileIO, FileStat, LockMode, LockOptions, LockScope, OpenOptions, ReadFileOptions } from "./file_io.ts";
 import type { NativeAddon } from "./_native_api.ts";
 import { loadNative } from "./_native.ts";
 import { LockTable } from "./_lock_table.ts";
@@ -81,6 +84,8 @@ export interface NativeIOOptions {
 const inlineWriteBytesMax = 64 << 10;
 /** NIO-5: reads up to this size copy out of the page cache on the calling thread. */
 const inlineReadBytesMax = 16 << 10;
+/** NIO-5: a whole-file read asked for `inline` runs on the calling thread up to this size (a point read's page is ~64 KB). */
+const inlineAskedBytesMax = 1 << 20;
 /** NIO-5: a whole-file read closes its descriptor on the calling thread up to this file size. */
 const inlineCloseBytesMax = 1 << 20;
 
@@ -164,7 +169,7 @@ class NativeIO implements FileIO {
     }
   }
 
-  async readFile(path: string): Promise<Uint8Array> {
+  async readFile(path: string, options: ReadFileOptions = {}): Promise<Uint8Array> {
     try {
       const fd = fs.openSync(path, fs.constants.O_RDONLY); // NIO-5: a name lookup
       let size: number | null = null;
@@ -173,7 +178,7 @@ class NativeIO implements FileIO {
         // A size of 0 is an empty file (the log segment a clean close keeps) or a /proc file whose size says nothing: one byte tells which.
         if (st.isFile() && (st.size > 0 || fs.readSync(fd, new Uint8Array(1), 0, 1, 0) === 0)) {
           size = st.size;
-          return await readRange(fd, 0, size);
+          return options.inline === true && size <= inlineAskedBytesMax ? readAtInline(fd, 0, size) : await readRange(fd, 0, size);
         }
       } finally {
         await closeReadOnly(fd, size);

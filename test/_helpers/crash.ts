@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import {
   type CrashOptions, type Database, type DatasyncOptions, type FileHandle, type FileIO, type FileStat, type Key, type LockMode, type LockOptions, type LockScope,
-  type MemoryIO, type OpenOptions,
+  type MemoryIO, type OpenOptions, type ReadFileOptions,
 } from "../../src/mod.ts";
 import { collect } from "./expect.ts";
 
@@ -123,8 +123,8 @@ export class HookIO implements FileIO {
   async open(p: string, options?: OpenOptions): Promise<FileHandle> {
     return new HookHandle(await this.#io.open(p, options), this.#onSync);
   }
-  readFile(p: string): Promise<Uint8Array> {
-    return this.#io.readFile(p);
+  readFile(p: string, options?: ReadFileOptions): Promise<Uint8Array> {
+    return this.#io.readFile(p, options);
   }
   rename(from: string, to: string): Promise<void> {
     return this.#io.rename(from, to);
