@@ -102,7 +102,7 @@ import { ensureDirDurable } from "../io/durable_dir.ts";
 import { dirname, joinPath } from "../io/path.ts";
 import { catchUpProbeBytes, catchUpReadBytes, logDirName, logPadBytes, segmentBytesMax } from "./_defaults.ts";
 import {
-  BadLine, contentEnd, corruptLog, encodeBatch, encodeMarker, isPadding, parseLine, scanLines, type LogRecord, type ReadRecord, type ScannedLine,
+  BadLine, BatchEncoder, contentEnd, corruptLog, encodeMarker, isPadding, parseLine, scanLines, type LogRecord, type ReadRecord, type ScannedLine,
 } from "./log_record.ts";
 import { testFaults } from "./_test_faults.ts"; // TEST-FAULT (inert: TF-1)
 
@@ -163,6 +163,7 @@ export class CommitLog {
   bytesAppended = 0;
   /** SEG-7: the spaces written ahead of appends, a quarter of them left triggering the next. */
   readonly #paddingBytes: number;
+  readonly #batchEncoder = new BatchEncoder();
   /** The spaces themselves, made at the first pad (a handle that only reads never needs the megabyte). */
   #padding: Uint8Array | null = null;
   /** SEG-5: reading and appending move #end; one of them at a time in this process. */
@@ -631,7 +632,7 @@ export class CommitLog {
     return this.#exclusive(async () => {
       const rotate = this.#rotateRequested || this.#end >= segmentBytesMax;
       if (rotate && this.#syncFailure === null) await this.#rotate(records[0]!.tsn); // else #write refuses (SEG-8): no segment for nothing
-      await this.#write(encodeBatch(records, this.#durable));
+      await this.#write(this.#batchEncoder.encode(records, this.#durable));
     });
   }
 

@@ -83,20 +83,42 @@ export function encodeOps(ops: readonly Op[]): string {
   return `,"ops":[${parts.join(",")}]`;
 }
 
-/** Encodes the lines of a batch (LOG-1) into one buffer: one write covers the batch. */
-export function encodeBatch(records: ReadonlyArray<{ tsn: number; opsText: string }>, durable: number): Uint8Array {
-  const lines = records.map((r) => {
-    const body = encoder.encode(`{"tsn":${r.tsn}${r.opsText},"durable":${durable}`);
-    return { body, suffix: encoder.encode(`,"crc":"${crcHex(crc32c(body))}"}\n`) };
-  });
-  const out = new Uint8Array(lines.reduce((n, l) => n + l.body.length + l.suffix.length, 0));
-  let at = 0;
-  for (const { body, suffix } of lines) {
-    out.set(body, at);
-    out.set(suffix, at + body.length);
-    at += body.length + suffix.length;
+/** The bytes an encoded batch may keep between batches; a larger one gets a buffer of its own, let go after its write. */
+const batchBufferBytesMax = 64 << 10;
+/** `,"crc":"<8 hex>"}` and the newline. */
+const lineSuffixBytes = crcSuffixChars + 1;
+
+/**
+ * Encodes the lines of a batch (LOG-1) into one buffer: one write covers the
+ * batch. Up to batchBufferBytesMax the buffer is the same at every batch, so
+ * a commit allocates no bytes here: what encode() returned is valid until the
+ * next encode() (the log writes it first: appends are one at a time, SEG-5).
+ */
+export class BatchEncoder {
+  #buffer = new Uint8Array(4096);
+
+  encode(records: ReadonlyArray<{ tsn: number; opsText: string }>, durable: number): Uint8Array {
+    const bodies = records.map((r) => `{"tsn":${r.tsn}${r.opsText},"durable":${durable}`);
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    const bound = bodies.reduce((n, body) => n + body.length * 3 + lineSuffixBytes, 0);
+    let out = this.#buffer;
+    if (bound > out.length) {
+      out = new Uint8Array(bound);
+      if (bound <= batchBufferBytesMax) this.#buffer = out;
+    }
+    let at = 0;
+    for (const body of bodies) {
+      const start = at;
+      at += encoder.encodeInto(body, out.subarray(at)).written;
+      at = writeAscii(out, at, `,"crc":"${crcHex(crc32c(out, start, at))}"}\n`);
+    }
+    return out.subarray(0, at);
   }
-  return out;
+}
+
+function writeAscii(out: Uint8Array, at: number, text: string): number {
+  for (let i = 0; i < text.length; i++) out[at + i] = text.charCodeAt(i);
+  return at + text.length;
 }
 
 /** Where a line failed LOG-1, for the caller to decide torn tail or corruption. */
