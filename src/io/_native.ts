@@ -51,7 +51,8 @@ export function loadedNative(): NativeLoad | undefined {
 
 function load(): NativeLoad {
   try {
-    const root = packageRoot(dirname(fileURLToPath(import.meta.url)));
+    // import.meta.dirname (Node ≥ 20.11, Deno, Bun) spares a cold open ~0.15 ms of URL parsing.
+    const root = packageRoot((import.meta as { dirname?: string }).dirname ?? dirname(fileURLToPath(import.meta.url)));
     const requireHere = (): NodeJS.Require => createRequire(import.meta.url);
     // The common case without node-gyp-build's search, which costs a cold
     // open about 3 ms: the prebuild for this platform — unless a local build
