@@ -128,10 +128,9 @@ export class BadLine extends Error {}
 export function parseLine(bytes: Uint8Array, start: number, end: number): ReadRecord | Marker {
   if (end - start < crcSuffixChars + 8) throw new BadLine("too short");
   const crcAt = end - crcSuffixChars;
-  const suffix = String.fromCharCode(...bytes.subarray(crcAt, end));
-  const match = /^,"crc":"([0-9a-f]{8})"\}$/.exec(suffix);
-  if (match === null) throw new BadLine("no checksum at the end of the line");
-  if (crcHex(crc32c(bytes, start, crcAt)) !== match[1]) throw new BadLine("checksum mismatch");
+  const recorded = recordedCrc(bytes, crcAt);
+  if (recorded === null) throw new BadLine("no checksum at the end of the line");
+  if (crc32c(bytes, start, crcAt) !== recorded) throw new BadLine("checksum mismatch");
   let parsed: { tsn?: unknown; ops?: unknown; durable?: unknown; next?: unknown; checkpoint?: unknown };
   try {
     parsed = parseJson(decoder.decode(bytes.subarray(start, end))) as typeof parsed;
@@ -148,6 +147,22 @@ export function parseLine(bytes: Uint8Array, start: number, end: number): ReadRe
   }
   if (typeof tsn !== "number" || !Number.isSafeInteger(tsn) || tsn < 1 || !Array.isArray(ops)) throw new BadLine("not a log record");
   return { tsn, ops: ops.map(parseOp), durable };
+}
+
+const crcPrefix = Uint8Array.from(',"crc":"', (c) => c.charCodeAt(0));
+
+/** The checksum `,"crc":"<8 lowercase hex>"}` at `at` records, or null: read off the bytes, as no line's tail needs a string. */
+function recordedCrc(bytes: Uint8Array, at: number): number | null {
+  for (let i = 0; i < crcPrefix.length; i++) if (bytes[at + i] !== crcPrefix[i]) return null;
+  let crc = 0;
+  for (let i = at + crcPrefix.length; i < at + crcPrefix.length + 8; i++) {
+    const b = bytes[i]!;
+    const digit = b >= 0x30 && b <= 0x39 ? b - 0x30 : b >= 0x61 && b <= 0x66 ? b - 0x57 : -1; // 0-9, a-f
+    if (digit < 0) return null;
+    crc = crc * 16 + digit;
+  }
+  const close = at + crcPrefix.length + 8;
+  return bytes[close] === 0x22 && bytes[close + 1] === 0x7d ? crc : null; // "}
 }
 
 function parseOp(op: unknown): Op {
