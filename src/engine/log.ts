@@ -422,7 +422,9 @@ export class CommitLog {
 
   async #catchUp(sink: LogSink, holdsWriterLock: boolean): Promise<void> {
     if (this.#pendingNext !== null) await this.#followNext(this.#pendingNext); // LogResync again while its segment is gone
-    let want = catchUpProbeBytes;
+    // With the generation mapped a catch-up runs only after another handle
+    // changed the lines (SEG-9): nearly always something to read, so no probe.
+    let want = this.#generation === null ? catchUpProbeBytes : catchUpReadBytes;
     for (;;) {
       const active = this.#active!;
       // SEG-7: the file's size says nothing about new lines (appends
