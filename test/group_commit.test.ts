@@ -14,7 +14,7 @@ import { setImmediate } from "node:timers/promises";
 import { joinPath, memoryIO, open, type DatabaseOptions, type FileHandle, type FileIO, type MemoryIO } from "../src/mod.ts";
 import { crc32c, crcHex } from "../src/engine/_crc32c.ts";
 import { codeOf } from "./_helpers/expect.ts";
-import { lockDurableOffset, lockSlotsOffset, lockSnapshotsOffset, spareHoldLagMaxTsn } from "../src/engine/_defaults.ts";
+import { lockDurableOffset, lockFileName, lockSlotsOffset, lockSnapshotsOffset, lockWriterOffset, spareHoldLagMaxTsn } from "../src/engine/_defaults.ts";
 
 interface Call {
   op: string;
@@ -173,6 +173,38 @@ test("GC-9: a lone committer publishes no snapshot at each commit; the spare lag
   assert.ok(held >= n + 1 - spareHoldLagMaxTsn - 1 && held < n + 1, `b's checkpoint stopped at ${held} (lastTsn ${n + 1}): a's spare bounds it`);
   await setImmediate();
   assert.equal((await b.checkpoint()).tsn, n + 1, "after a turn with no commit the spare is gone");
+  await a.close();
+  await b.close();
+});
+
+test("GC-9: a commit waiting turns for the writer lock keeps the spare; a batch whose every commit is refused lets it go after a turn", async () => {
+  const mem = memoryIO();
+  const rec = recorded(mem);
+  const a = await open("/db", { io: rec.io });
+  const b = await open("/db", { io: mem });
+  const snapshotLocks = (): number => rec.calls.filter((c) => (c.op === "tryLock" || c.op === "unlock") && c.start! >= lockSnapshotsOffset && c.start! < lockDurableOffset).length;
+  const other = await mem.open(joinPath("/db", lockFileName));
+  const waitingForWriterLock = async <T>(commit: () => Promise<T>): Promise<T> => {
+    assert.ok(other.tryLock(lockWriterOffset, 1, "exclusive"));
+    const done = commit();
+    for (let i = 0; i < 5; i++) await setImmediate(); // a retries the writer lock a turn at a time
+    other.unlock(lockWriterOffset, 1);
+    return done;
+  };
+  await a.put("ns", "k", 0); // TSN 1; its hold stays as a's spare
+  rec.calls.length = 0;
+  await waitingForWriterLock(() => a.put("ns", "k", 1)); // TSN 2
+  assert.equal(snapshotLocks(), 0, "the commit that waited took the spare: no snapshot published or withdrawn");
+  // A transaction that a's own blind write beats: its batch, after waiting turns, is refused whole.
+  const tx = await a.begin();
+  await tx.get("ns", "k");
+  await a.put("ns", "k", 2); // TSN 3
+  await tx.put("ns", "k", 4);
+  assert.equal(await codeOf(() => waitingForWriterLock(() => tx.commit())), "TXTDB_CONFLICT");
+  await setImmediate();
+  await setImmediate();
+  assert.equal((await b.checkpoint()).tsn, 3, "a turn after the refused batch, a's spare no longer bounds a checkpoint");
+  await other.close();
   await a.close();
   await b.close();
 });

@@ -72,7 +72,8 @@
  *         for the next batch (any snapshot at or below the visible one
  *         bounds a checkpoint as well): a lone committer publishes and
  *         withdraws no snapshot at each commit. The spare goes when a turn
- *         of the event loop passes with no commit submitted, when it lags
+ *         of the event loop passes with no commit submitted or on its way
+ *         to the log (waiting for the writer lock takes turns), when it lags
  *         more than spareHoldLagMaxTsn behind, and when this handle chooses
  *         a checkpoint's TSN or reports stats() (releaseSpareHold).
  */
@@ -216,6 +217,7 @@ export class GroupCommit {
       for (const q of this.#queue.splice(0)) q.reject(this.#stoppedError());
     } finally {
       this.#appending = false; // in the same turn as the emptiness check
+      if (this.#spareHold !== null) this.#scheduleSpareCheck(); // GC-9: one left untaken (every commit of the batch refused)
     }
   }
 
@@ -400,9 +402,9 @@ export class GroupCommit {
       if (this.#spareWanted) {
         this.#spareWanted = false;
         this.#scheduleSpareCheck();
-      } else {
+      } else if (!this.#appending) {
         this.releaseSpareHold();
-      }
+      } // else a batch is on its way to the writer lock (which takes turns): it takes the spare, or its loop's end checks again
     }).catch(() => {}); // only a lock file closed under it throws here, and its locks went with it
   }
 
