@@ -128,7 +128,10 @@ export interface FileHandle {
   mapShared?(length: number): ArrayBuffer | null;
   /** Reads the whole file as it is now. */
   readAll(): Promise<Uint8Array>;
-  /** Writes all of `data` at `position`, growing the file if needed (IO-1). */
+  /**
+   * Writes all of `data` at `position`, growing the file if needed (IO-1).
+   * `data` is not used once the promise settles: the log reuses its buffer.
+   */
   write(position: number, data: Uint8Array): Promise<void>;
   /**
    * Writes all of `data` at the current end of the file and resolves with the
