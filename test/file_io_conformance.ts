@@ -71,6 +71,20 @@ export function fileIOConformance(adapter: string, setup: () => Promise<Fixture>
       await f.close();
     });
 
+    withFixture("IO-1: write() and append() do not use their bytes once settled: the caller may reuse the buffer", async ({ io, dir }) => {
+      const f = await io.open(joinPath(dir, "f"), { create: true });
+      for (const size of [16, 200 << 10]) { // on the calling thread, and off it
+        const data = new Uint8Array(size).fill(0x61);
+        await f.write(0, data);
+        const at = await f.append(data);
+        data.fill(0x62);
+        assert.deepEqual(await f.read(0, size), new Uint8Array(size).fill(0x61));
+        assert.deepEqual(await f.read(at, size), new Uint8Array(size).fill(0x61));
+        await f.truncate(0);
+      }
+      await f.close();
+    });
+
     withFixture("append() writes at the end and returns the offset", async ({ io, dir }) => {
       const f = await io.open(joinPath(dir, "log"), { create: true });
       assert.equal(await f.append(bytes("one\n")), 0);

@@ -192,11 +192,11 @@ describe("nativeIO durability calls", () => {
     }
   });
 
-  test("NIO-5: readFile() asked for inline reads a page-sized file on the calling thread, and one past inlineAskedBytesMax off it", async () => {
+  test("NIO-5: readFile() asked for inline reads a page-sized file on the calling thread, and one past inlineAskedBytesMax off it", async (t) => {
     const dir = tempDir();
     const io = nativeIO();
     const page = Uint8Array.from({ length: (64 << 10) + 17 }, (_, i) => i % 251); // past the plain inline read
-    const big = Uint8Array.from({ length: (1 << 20) + 17 }, (_, i) => i % 253);
+    const big = Uint8Array.from({ length: (256 << 10) + 17 }, (_, i) => i % 253); // past inlineAskedBytesMax
     fs.writeFileSync(path.join(dir, "page"), page);
     fs.writeFileSync(path.join(dir, "big"), big);
     // A read handed to the worker pool is an FSReqCallback until it settles; an inline one has settled before readFile() returns.
@@ -204,7 +204,7 @@ describe("nativeIO durability calls", () => {
     const offThread = io.readFile(path.join(dir, "page"));
     const observable = inPool() > 0;
     assert.deepEqual(await offThread, page);
-    if (!observable) return; // a runtime that does not report the pool's requests (the reads above still checked the bytes)
+    if (!observable) return t.skip("this runtime does not report the worker pool's requests (the read above still checked the bytes)");
     await new Promise((resolve) => setImmediate(resolve)); // the settled request stays listed until its callback has returned
     assert.equal(inPool(), 0);
     const inline = io.readFile(path.join(dir, "page"), { inline: true });

@@ -17,7 +17,7 @@ import {
   dirname, joinPath, memoryIO, nativeIO, open, TxtDbError, type CrashOptions, type Database, type FileIO, type Key, type MemoryIO,
 } from "../src/mod.ts";
 import { codeOf, collect, errorOf, testSeed } from "./_helpers/expect.ts";
-import { BatchEncoder, contentEnd, scanLines } from "../src/engine/log_record.ts";
+import { contentEnd } from "../src/engine/log_record.ts";
 import { crc32c, crcHex } from "../src/engine/_crc32c.ts";
 import { causedBy, CrashImages, dump, HookIO, keyId, Model, stage, type Image, type ModelOp, type Snapshot } from "./_helpers/crash.ts";
 import { ErrSeq, errseqIO } from "./_helpers/sched_io.ts";
@@ -245,24 +245,6 @@ describe("crash at every sync point of random workloads (seeded)", () => {
 // ---------------------------------------------------------------------------
 
 describe("the log's torn tail and damaged records (contract 11, 12)", () => {
-  test("LOG-1: a BatchEncoder's lines parse back, ASCII, multi-byte and astral, in batches below and past the buffer it keeps", () => {
-    const encoder = new BatchEncoder();
-    const texts = ["plain", "é ü ß", "日本語のテキスト", "😀 𝄞", "x".repeat(30_000)];
-    const batch = (first: number, n: number): Array<{ tsn: number; opsText: string }> =>
-      Array.from({ length: n }, (_, i) => ({ tsn: first + i, opsText: `,"ops":[["put","ns","k${i}",${JSON.stringify(texts[(first + i) % texts.length])}]]` }));
-    let tsn = 1;
-    for (const n of [1, 3, 1, 40, 1]) { // 40 × ~30 KB: past the kept buffer; the small batch after it reuses the kept one
-      const records = batch(tsn, n);
-      const lines = scanLines(encoder.encode(records, 4096));
-      assert.deepEqual(lines.map((l) => ("record" in l ? [l.record.tsn, l.record.durable] : l)), records.map((r) => [r.tsn, 4096]));
-      for (const [i, l] of lines.entries()) {
-        const op = "record" in l ? l.record.ops[0] : undefined;
-        assert.equal(op?.kind === "put" ? op.valueText : undefined, JSON.stringify(texts[(records[i]!.tsn) % texts.length]));
-      }
-      tsn += n;
-    }
-  });
-
   test("torn tail on a real directory: cutting the last record at every byte offset (truncated, or followed by padding) loses only it", async () => {
     const base = fs.mkdtempSync(path.join(os.tmpdir(), "txtdb-recovery-"));
     try {

@@ -38,11 +38,16 @@ export const logPadBytes = 1 << 20;
 /** The first read of a catch-up (SEG-4); doubled while the last line read is cut short. */
 export const catchUpReadBytes = 4096;
 /**
- * The read that asks "anything new?" at every begin() and commit (SEG-7):
+ * The read that asks "anything new?" at a begin() or commit where no mapped
+ * log generation (PP-6) answers it, or while the generation is odd (SEG-7):
  * small enough that the runtime allocates its buffer on the JS heap
  * (a fresh 4 KiB buffer costs more than the read itself).
  */
 export const catchUpProbeBytes = 32;
+/** LOG-1: the buffer a log keeps for encoding batches starts at this size… */
+export const batchBufferBytesFirst = 4096;
+/** …and grows up to this; a larger batch gets a buffer of its own, let go after its write. */
+export const batchBufferBytesMax = 64 << 10;
 /** An automatic checkpoint starts once this many log bytes were written since the last one. */
 export const checkpointLogBytesDefault = 16 << 20;
 

@@ -977,7 +977,7 @@ async function recoverManifest(io: FileIO, dir: string, o: EngineOptions, noChec
       await finishCheckpoint(io, dir, next);
     }
   }
-  let manifest = await readManifest(io, dir);
+  let manifest = await readManifest(io, dir, manifestFileName, { inline: true }); // open waits on it (NIO-5)
   if (manifest === undefined) {
     manifest = emptyManifest(o.format);
     await writeManifestNext(io, dir, manifest);

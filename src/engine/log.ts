@@ -422,9 +422,12 @@ export class CommitLog {
 
   async #catchUp(sink: LogSink, holdsWriterLock: boolean): Promise<void> {
     if (this.#pendingNext !== null) await this.#followNext(this.#pendingNext); // LogResync again while its segment is gone
-    // With the generation mapped a catch-up runs only after another handle
-    // changed the lines (SEG-9): nearly always something to read, so no probe.
-    let want = this.#generation === null ? catchUpProbeBytes : catchUpReadBytes;
+    // With the generation mapped and even, a catch-up runs only after another
+    // handle changed the lines (SEG-9): nearly always something to read, so no
+    // probe. An odd one (a writer died half-way) has every begin() probe until
+    // the next writer settles it.
+    const generation = this.#generation === null ? null : Atomics.load(this.#generation, 0);
+    let want = generation !== null && (generation & 1n) === 0n ? catchUpReadBytes : catchUpProbeBytes;
     for (;;) {
       const active = this.#active!;
       // SEG-7: the file's size says nothing about new lines (appends

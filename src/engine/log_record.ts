@@ -35,6 +35,7 @@ import { parseJson } from "../codec/json.ts";
 import { encodedKeyFromJson } from "../codec/key.ts";
 import type { JsonValue } from "../codec/value.ts";
 import { crc32c, crcHex } from "./_crc32c.ts";
+import { batchBufferBytesFirst, batchBufferBytesMax } from "./_defaults.ts";
 
 export type Op =
   | { readonly kind: "put"; readonly ns: string; readonly enc: string; readonly keyText: string; readonly valueText: string }
@@ -60,15 +61,14 @@ export interface Marker {
 
 /** Encodes a marker line (LOG-1). */
 export function encodeMarker(marker: Marker["marker"], tsn: number, durable: number): Uint8Array {
-  const body = encoder.encode(`{"${marker}":${tsn},"durable":${durable}`);
-  const suffix = encoder.encode(`,"crc":"${crcHex(crc32c(body))}"}\n`);
-  const out = new Uint8Array(body.length + suffix.length);
-  out.set(body);
-  out.set(suffix, body.length);
-  return out;
+  const body = `{"${marker}":${tsn},"durable":${durable}`; // ASCII: a byte per character
+  const out = new Uint8Array(body.length + lineSuffixBytes);
+  return out.subarray(0, writeLine(out, 0, body));
 }
 
 const crcSuffixChars = ',"crc":"00000000"}'.length;
+/** `,"crc":"<8 hex>"}` and the newline. */
+const lineSuffixBytes = crcSuffixChars + 1;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -83,19 +83,17 @@ export function encodeOps(ops: readonly Op[]): string {
   return `,"ops":[${parts.join(",")}]`;
 }
 
-/** The bytes an encoded batch may keep between batches; a larger one gets a buffer of its own, let go after its write. */
-const batchBufferBytesMax = 64 << 10;
-/** `,"crc":"<8 hex>"}` and the newline. */
-const lineSuffixBytes = crcSuffixChars + 1;
-
 /**
  * Encodes the lines of a batch (LOG-1) into one buffer: one write covers the
  * batch. Up to batchBufferBytesMax the buffer is the same at every batch, so
  * a commit allocates no bytes here: what encode() returned is valid until the
- * next encode() (the log writes it first: appends are one at a time, SEG-5).
+ * next encode() (the log writes it first: appends are one at a time, SEG-5,
+ * and a write does not use its bytes once it settled, IO-1). A larger batch
+ * gets a buffer of its own, sized at 3 bytes per UTF-16 unit: the pages
+ * past the bytes written are never touched.
  */
 export class BatchEncoder {
-  #buffer = new Uint8Array(4096);
+  #buffer = new Uint8Array(batchBufferBytesFirst);
 
   encode(records: ReadonlyArray<{ tsn: number; opsText: string }>, durable: number): Uint8Array {
     const bodies = records.map((r) => `{"tsn":${r.tsn}${r.opsText},"durable":${durable}`);
@@ -103,22 +101,24 @@ export class BatchEncoder {
     const bound = bodies.reduce((n, body) => n + body.length * 3 + lineSuffixBytes, 0);
     let out = this.#buffer;
     if (bound > out.length) {
-      out = new Uint8Array(bound);
-      if (bound <= batchBufferBytesMax) this.#buffer = out;
+      const kept = bound <= batchBufferBytesMax;
+      out = new Uint8Array(kept ? Math.min(batchBufferBytesMax, Math.max(bound, 2 * out.length)) : bound);
+      if (kept) this.#buffer = out;
     }
     let at = 0;
-    for (const body of bodies) {
-      const start = at;
-      at += encoder.encodeInto(body, out.subarray(at)).written;
-      at = writeAscii(out, at, `,"crc":"${crcHex(crc32c(out, start, at))}"}\n`);
-    }
+    for (const body of bodies) at = writeLine(out, at, body);
     return out.subarray(0, at);
   }
 }
 
-function writeAscii(out: Uint8Array, at: number, text: string): number {
-  for (let i = 0; i < text.length; i++) out[at + i] = text.charCodeAt(i);
-  return at + text.length;
+/** Writes `body` and its checksum suffix at `at` (LOG-1); returns where the line ends. The caller sized `out` for it. */
+function writeLine(out: Uint8Array, at: number, body: string): number {
+  const { read, written } = encoder.encodeInto(body, out.subarray(at));
+  const end = at + written;
+  assert(read === body.length && end + lineSuffixBytes <= out.length, `a log line's buffer is too small (${out.length - at} bytes for ${body.length} UTF-16 units)`);
+  const suffix = `,"crc":"${crcHex(crc32c(out, at, end))}"}\n`;
+  for (let i = 0; i < suffix.length; i++) out[end + i] = suffix.charCodeAt(i);
+  return end + suffix.length;
 }
 
 /** Where a line failed LOG-1, for the caller to decide torn tail or corruption. */

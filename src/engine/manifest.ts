@@ -41,7 +41,7 @@ import { parseJson } from "../codec/json.ts";
 import type { PageFormatName } from "../codec/page_format.ts";
 import { encodedKeyFromJson } from "../codec/key.ts";
 import type { JsonValue } from "../codec/value.ts";
-import type { FileIO } from "../io/file_io.ts";
+import type { FileIO, ReadFileOptions } from "../io/file_io.ts";
 import { joinPath } from "../io/path.ts";
 import { crc32c, crcHex } from "./_crc32c.ts";
 import { manifestFileName, manifestNextFileName } from "./_defaults.ts";
@@ -141,11 +141,11 @@ class StoredPageRef implements PageRef {
   }
 }
 
-/** Reads the manifest; undefined when the database has none yet. */
-export async function readManifest(io: FileIO, dir: string, name = manifestFileName): Promise<Manifest | undefined> {
+/** Reads the manifest; undefined when the database has none yet. `options`: as FileIO.readFile (open reads it inline, NIO-5). */
+export async function readManifest(io: FileIO, dir: string, name = manifestFileName, options: ReadFileOptions = {}): Promise<Manifest | undefined> {
   const path = joinPath(dir, name);
   if ((await io.stat(path)) === undefined) return undefined;
-  return decodeManifest(decoder.decode(await io.readFile(path, { inline: true })), path); // open waits on it (NIO-5)
+  return decodeManifest(decoder.decode(await io.readFile(path, options)), path);
 }
 
 /** MAN-1, first half: the new manifest is durable as manifest.next. */

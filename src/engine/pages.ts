@@ -41,7 +41,7 @@ import { parseJson } from "../codec/json.ts";
 import { encodeKey, encodedKeyFromJson } from "../codec/key.ts";
 import type { PageFormat } from "../codec/page_format.ts";
 import { decodeValue, valueFromJson, type JsonValue } from "../codec/value.ts";
-import type { FileIO } from "../io/file_io.ts";
+import type { FileIO, ReadFileOptions } from "../io/file_io.ts";
 import { joinPath } from "../io/path.ts";
 import { crc32c, crcHex } from "./_crc32c.ts";
 import { pagesDirName } from "./_defaults.ts";
@@ -51,6 +51,8 @@ import { lowerBound } from "./versions.ts";
 /** PG-5: a scan fills the cache only for a namespace of at most 1/scanShareMax of it. */
 const scanShareMax = 4;
 const decoder = new TextDecoder();
+/** A point read waits on its page with nothing else to do (NIO-5). */
+const pointRead: ReadFileOptions = { inline: true };
 
 /**
  * A page in memory: parallel arrays in key order. `keys` and `keyJson`
@@ -236,30 +238,30 @@ export class PageStore {
     return bytes <= this.#cacheBytesMax / scanShareMax;
   }
 
-  /** Reads and validates a page file without the cache; `inline`: a point read waits on it (ReadFileOptions). */
-  async read(ns: NamespaceFiles, index: number, inline = false): Promise<Page> {
+  /** Reads and validates a page file without the cache; `options`: as FileIO.readFile (a point read asks for inline). */
+  async read(ns: NamespaceFiles, index: number, options: ReadFileOptions = {}): Promise<Page> {
     const ref = ns.pages[index]!;
-    return this.decode(await this.#readChecked(ns, ref, inline), this.path(ns, ref.file), ref, ns.pages[index + 1]);
+    return this.decode(await this.#readChecked(ns, ref, options), this.path(ns, ref.file), ref, ns.pages[index + 1]);
   }
 
   /** PG-6: a page for a point read, known by its text until it is decoded whole (a format without findEntry: decoded at once). */
   async #readUnread(ns: NamespaceFiles, index: number): Promise<Page> {
-    if (this.#format.findEntry === undefined) return this.read(ns, index, true);
+    if (this.#format.findEntry === undefined) return this.read(ns, index, pointRead);
     const ref = ns.pages[index]!;
     const path = this.path(ns, ref.file);
     const next = ns.pages[index + 1];
-    const bytes = await this.#readChecked(ns, ref, true);
+    const bytes = await this.#readChecked(ns, ref, pointRead);
     const fileBytes = bytes.length; // the closure keeps the text, not the bytes
     const decode = (text: string): Page => this.#decodeText(text, fileBytes, path, ref, next);
     return Page.unread(decoder.decode(bytes), this.#format, decode, pageBytes(fileBytes, ref.entries));
   }
 
   /** A page file's bytes, its checksum checked against the manifest (PG-1). */
-  async #readChecked(ns: NamespaceFiles, ref: PageRef, inline: boolean): Promise<Uint8Array> {
+  async #readChecked(ns: NamespaceFiles, ref: PageRef, options: ReadFileOptions): Promise<Uint8Array> {
     const path = this.path(ns, ref.file);
     let bytes: Uint8Array;
     try {
-      bytes = await this.#io.readFile(path, { inline });
+      bytes = await this.#io.readFile(path, options);
     } catch (err) {
       if (err instanceof TxtDbError && err.code === ErrorCode.NOT_FOUND) {
         throw new TxtDbError(ErrorCode.EDITED, `page file '${path}' is missing: restore it (git checkout, backup) — txtdb will not guess its rows.`, { file: path, cause: err });

@@ -21,7 +21,8 @@
  *
  * - IO-1  `write()` and `append()` write every byte or reject; a rejected
  *         write may have written a prefix (a short write), never anything
- *         past the bytes given.
+ *         past the bytes given. Neither uses the bytes once its promise
+ *         has settled: the caller may reuse the buffer (the log does).
  * - IO-2  Nothing is durable until `datasync()` resolves: after a crash a
  *         file holds, for each byte, either its last-synced value or a newer
  *         one; after `datasync()` resolves, every byte written and the size
@@ -128,10 +129,7 @@ export interface FileHandle {
   mapShared?(length: number): ArrayBuffer | null;
   /** Reads the whole file as it is now. */
   readAll(): Promise<Uint8Array>;
-  /**
-   * Writes all of `data` at `position`, growing the file if needed (IO-1).
-   * `data` is not used once the promise settles: the log reuses its buffer.
-   */
+  /** Writes all of `data` at `position`, growing the file if needed (IO-1). */
   write(position: number, data: Uint8Array): Promise<void>;
   /**
    * Writes all of `data` at the current end of the file and resolves with the

@@ -37,20 +37,24 @@
  *          A whole file (a page, the manifest) is opened, sized and — up to
  *          inlineCloseBytesMax — closed on the calling thread, and read in one
  *          read off it (inline up to inlineReadBytesMax), where fs.readFile
- *          made four hops (open, fstat, read, close). A caller that has
- *          nothing else to do meanwhile asks for `inline` (the manifest at
- *          open, the page of a point read): then up to inlineAskedBytesMax
- *          is read on the calling thread. A cold open and first read then
- *          never start the worker pool: 6.6 → 5.8 ms (median of 20, A/B, a
- *          100k-row database). Larger reads and writes, creations, closes of
- *          handles (the last one of an unlinked segment frees its blocks),
- *          renames, unlinks and every sync go off the JS thread: pages of
- *          64 KB read inline grew the young generation of a scan of
- *          4× the cache to 29 MB instead of 21 and made no open faster;
- *          created inline, the pages of a checkpoint cost a busy process 4%
- *          of its time.
- *          The one exception a caller asks for: datasync({ blocking: true })
- *          runs on the calling thread (the addon's datasyncSync).
+ *          made four hops (open, fstat, read, close). Larger reads and
+ *          writes, creations, closes of handles (the last one of an unlinked
+ *          segment frees its blocks), renames, unlinks and every sync go off
+ *          the JS thread: a scan of 4× the cache reading its 64 KB pages
+ *          inline grew V8's heap to 29.5 MB instead of 21.5 (the memory
+ *          check's peak RSS 88-90 MB instead of 79-83); created inline, the
+ *          pages of a checkpoint cost a busy process 4% of its time.
+ *          Two exceptions a caller asks for:
+ *          - readFile(path, { inline: true }), for a read it waits on with
+ *            nothing else to do (the manifest at open, the page of a point
+ *            read), runs on the calling thread up to inlineAskedBytesMax.
+ *            A cold open of a database whose log segments are small and a
+ *            first point read then never start the runtime's worker pool:
+ *            6.6 → 5.8 ms (medians of 20, A/B, a 100k-row database). A
+ *            cold page blocks the event loop for its disk read, as a page
+ *            fault of an mmap-based store would.
+ *          - datasync({ blocking: true }) runs on the calling thread (the
+ *            addon's datasyncSync).
  * - NIO-6  mapShared() maps through a descriptor of its own, closed at once:
  *          the mapping, which lives until its buffer is collected, holds
  *          none of the handle's locks — they go at close().
@@ -84,8 +88,8 @@ export interface NativeIOOptions {
 const inlineWriteBytesMax = 64 << 10;
 /** NIO-5: reads up to this size copy out of the page cache on the calling thread. */
 const inlineReadBytesMax = 16 << 10;
-/** NIO-5: a whole-file read asked for `inline` runs on the calling thread up to this size (a point read's page is ~64 KB). */
-const inlineAskedBytesMax = 1 << 20;
+/** NIO-5: a whole-file read asked for `inline` runs on the calling thread up to this size (a page is ~64 KB, the manifest of 350 pages ~60 KB). */
+const inlineAskedBytesMax = 256 << 10;
 /** NIO-5: a whole-file read closes its descriptor on the calling thread up to this file size. */
 const inlineCloseBytesMax = 1 << 20;
 
