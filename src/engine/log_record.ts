@@ -115,7 +115,9 @@ export class BatchEncoder {
 function writeLine(out: Uint8Array, at: number, body: string): number {
   const { read, written } = encoder.encodeInto(body, out.subarray(at));
   const end = at + written;
-  assert(read === body.length && end + lineSuffixBytes <= out.length, `a log line's buffer is too small (${out.length - at} bytes for ${body.length} UTF-16 units)`);
+  if (read !== body.length || end + lineSuffixBytes > out.length) { // the message only then: this runs at every commit
+    assert(false, `a log line's buffer is too small (${out.length - at} bytes for ${body.length} UTF-16 units)`);
+  }
   const suffix = `,"crc":"${crcHex(crc32c(out, at, end))}"}\n`;
   for (let i = 0; i < suffix.length; i++) out[end + i] = suffix.charCodeAt(i);
   return end + suffix.length;
