@@ -50,7 +50,7 @@
  *            read), runs on the calling thread up to inlineAskedBytesMax.
  *            A cold open of a database whose log segments are small and a
  *            first point read then never start the runtime's worker pool:
- *            6.6 → 5.8 ms (medians of 20, A/B, a 100k-row database). A
+ *            7.6 → 6.9 ms (medians of 20, A/B, a 100k-row database). A
  *            cold page blocks the event loop for its disk read, as a page
  *            fault of an mmap-based store would.
  *          - datasync({ blocking: true }) runs on the calling thread (the
