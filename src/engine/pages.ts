@@ -241,7 +241,8 @@ export class PageStore {
   /** Reads and validates a page file without the cache; `options`: as FileIO.readFile (a point read asks for inline). */
   async read(ns: NamespaceFiles, index: number, options: ReadFileOptions = {}): Promise<Page> {
     const ref = ns.pages[index]!;
-    return this.decode(await this.#readChecked(ns, ref, options), this.path(ns, ref.file), ref, ns.pages[index + 1]);
+    const path = this.path(ns, ref.file);
+    return this.decode(await this.#readChecked(path, ref, options), path, ref, ns.pages[index + 1]);
   }
 
   /** PG-6: a page for a point read, known by its text until it is decoded whole (a format without findEntry: decoded at once). */
@@ -250,15 +251,14 @@ export class PageStore {
     const ref = ns.pages[index]!;
     const path = this.path(ns, ref.file);
     const next = ns.pages[index + 1];
-    const bytes = await this.#readChecked(ns, ref, pointRead);
+    const bytes = await this.#readChecked(path, ref, pointRead);
     const fileBytes = bytes.length; // the closure keeps the text, not the bytes
     const decode = (text: string): Page => this.#decodeText(text, fileBytes, path, ref, next);
     return Page.unread(decoder.decode(bytes), this.#format, decode, pageBytes(fileBytes, ref.entries));
   }
 
   /** A page file's bytes, its checksum checked against the manifest (PG-1). */
-  async #readChecked(ns: NamespaceFiles, ref: PageRef, options: ReadFileOptions): Promise<Uint8Array> {
-    const path = this.path(ns, ref.file);
+  async #readChecked(path: string, ref: PageRef, options: ReadFileOptions): Promise<Uint8Array> {
     let bytes: Uint8Array;
     try {
       bytes = await this.#io.readFile(path, options);

@@ -182,7 +182,7 @@ class NativeIO implements FileIO {
         // A size of 0 is an empty file (the log segment a clean close keeps) or a /proc file whose size says nothing: one byte tells which.
         if (st.isFile() && (st.size > 0 || fs.readSync(fd, new Uint8Array(1), 0, 1, 0) === 0)) {
           size = st.size;
-          return options.inline === true && size <= inlineAskedBytesMax ? readAtInline(fd, 0, size) : await readRange(fd, 0, size);
+          return await readRange(fd, 0, size, options.inline === true ? inlineAskedBytesMax : inlineReadBytesMax);
         }
       } finally {
         await closeReadOnly(fd, size);
@@ -514,9 +514,9 @@ async function closeReadOnly(fd: number, size: number | null): Promise<void> {
   else await call<void>((cb) => fs.close(fd, cb));
 }
 
-/** NIO-5: a read of at most inlineReadBytesMax bytes on the calling thread, a larger one off it. */
-function readRange(fd: number, position: number, length: number): Uint8Array | Promise<Uint8Array> {
-  return length <= inlineReadBytesMax ? readAtInline(fd, position, length) : readAt(fd, position, length);
+/** NIO-5: a read of at most `inlineMax` bytes on the calling thread, a larger one off it. */
+function readRange(fd: number, position: number, length: number, inlineMax = inlineReadBytesMax): Uint8Array | Promise<Uint8Array> {
+  return length <= inlineMax ? readAtInline(fd, position, length) : readAt(fd, position, length);
 }
 
 /** NIO-5: a small read, on the calling thread. */
