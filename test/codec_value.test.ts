@@ -7,7 +7,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import fc from "fast-check";
-import { decodeValue, encodeValue, valueFromJson, valueToJson, type JsonValue } from "../src/codec/value.ts";
+import { decodeValue, encodeValue, valueFromJson, valueFromOwnedJson, valueToJson, type JsonValue } from "../src/codec/value.ts";
 import { valueBytesMax, valueDepthMax } from "../src/codec/limits.ts";
 import { throwsCode } from "./_helpers/expect.ts";
 import { hasEscapedKey, jsonParseMisreadsKeys, parseJson, parseJsonAroundKeyCache } from "../src/codec/json.ts";
@@ -69,6 +69,13 @@ function objectsIn(v: unknown, into = new Set<object>()): Set<object> {
   else if (v instanceof Set || Array.isArray(v)) for (const x of v) objectsIn(x, into);
   else if (!(v instanceof Date) && !(v instanceof Uint8Array)) for (const x of Object.values(v)) objectsIn(x, into);
   return into;
+}
+
+/** Whether an object key anywhere in `json` starts with "$" (a tag, or an escaped key). */
+function hasDollarKey(json: JsonValue): boolean {
+  if (typeof json !== "object" || json === null) return false;
+  if (Array.isArray(json)) return json.some(hasDollarKey);
+  return Object.keys(json).some((k) => k.startsWith("$")) || Object.values(json).some(hasDollarKey);
 }
 
 // ---------------------------------------------------------------------------
@@ -180,6 +187,24 @@ describe("round trips (VAL-1)", () => {
       }),
       runs(1000),
     );
+  });
+
+  test("valueFromOwnedJson(json) is valueFromJson(json), and plain JSON itself — nothing copied (PG-7)", () => {
+    fc.assert(
+      fc.property(valueArb, (v) => {
+        fc.pre(v !== undefined);
+        const json = valueToJson(v);
+        const copy = valueFromJson(json);
+        const owned = valueFromOwnedJson(json);
+        assertSame(owned, v);
+        if (!hasDollarKey(json)) assert.equal(owned, json, "plain JSON is handed over as it is");
+        else assert.notEqual(owned, json, "tagged JSON is revived into what it stands for");
+        assertSame(copy, v);
+      }),
+      runs(1000),
+    );
+    throwsCode(() => valueFromOwnedJson({ a: { $date: 5 } } as unknown as JsonValue), "TXTDB_CORRUPT", /\$date/);
+    throwsCode(() => valueFromOwnedJson({ a: undefined } as unknown as JsonValue), "TXTDB_CORRUPT", /^value\.a is undefined, which is not JSON$/);
   });
 
   // parseJson is JSON.parse except in Deno 2.9, whose JSON.parse can misread an escaped object key (JSON-1): the suite's own reads of generated text go through it too.

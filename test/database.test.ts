@@ -725,6 +725,82 @@ describe("the page cache (PG-3, PG-5, PG-6)", () => {
     assert.equal(db.stats().cache.misses, afterSmall.misses, "a second scan of it reads no file");
     await db.close();
   });
+
+  both("PG-7: a scan hands over the values of pages it reads for itself; no value a caller changes reaches another read", async (env) => {
+    const row = (i: number): { i: number; tags: string[]; nested: { n: number }; text: string } => ({ i, tags: ["a"], nested: { n: i }, text: "x".repeat(300) });
+    let db = await env.open();
+    await db.transaction(async (tx) => {
+      for (let i = 0; i < 1500; i++) await tx.put("big", i, row(i)); // past a quarter of the cache below: its pages are the scan's own
+      for (let i = 0; i < 10; i++) await tx.put("small", i, row(i)); // cached by its scan
+    });
+    await db.close();
+    db = await env.open({ cacheBytes: 256 << 10 });
+    const scanAndSpoil = async (ns: string): Promise<number> => {
+      const tx = await db.begin({ readOnly: true });
+      let n = 0;
+      for await (const [k, v] of tx.scan(ns)) {
+        assert.deepEqual(v, row(k as number));
+        const value = v as ReturnType<typeof row>;
+        value.tags.push("spoiled");
+        value.nested.n = -1;
+        value.text = "spoiled";
+        n++;
+      }
+      await tx.rollback();
+      return n;
+    };
+    for (const ns of ["big", "small"]) {
+      assert.equal(await scanAndSpoil(ns), ns === "big" ? 1500 : 10);
+      assert.equal(await scanAndSpoil(ns), ns === "big" ? 1500 : 10, `a second scan of ${ns} sees nothing of what the first one's caller changed`);
+      assert.deepEqual(await db.get(ns, 7), row(7));
+    }
+    assert.equal(db.stats().cache.pages > 0, true, "the small namespace's pages were cached");
+    await db.close();
+  });
+
+  both("ST-2: a scan suspended while a checkpoint folds its snapshot into new pages resumes after the last key it returned, on the new pages", async (env) => {
+    const row = (i: number, v: number): { i: number; v: number; text: string } => ({ i, v, text: "y".repeat(200) });
+    const db = await env.open({ cacheBytes: 128 << 10 });
+    for (const reverse of [false, true]) {
+      const ns = reverse ? "backward" : "forward";
+      await db.transaction(async (tx) => {
+        for (let i = 0; i < 900; i++) await tx.put(ns, i, row(i, 0));
+      });
+      const base = (await db.checkpoint()).tsn;
+      // After the checkpoint, in memory only: every third row changed, every seventh deleted, new rows past the end.
+      const expected = new Map<number, number>(Array.from({ length: 900 }, (_, i) => [i, 0]));
+      await db.transaction(async (tx) => {
+        for (let i = 0; i < 900; i += 3) {
+          await tx.put(ns, i, row(i, 1));
+          expected.set(i, 1);
+        }
+        for (let i = 1; i < 900; i += 7) {
+          await tx.delete(ns, i);
+          expected.delete(i);
+        }
+        for (let i = 900; i < 960; i++) {
+          await tx.put(ns, i, row(i, 2));
+          expected.set(i, 2);
+        }
+      });
+      const order = [...expected].sort(([a], [b]) => (reverse ? b - a : a - b));
+      const tx = await db.begin({ readOnly: true });
+      const seen: Array<[number, number]> = [];
+      let folded = base;
+      for await (const [k, v] of tx.scan(ns, { reverse })) {
+        seen.push([k as number, (v as { v: number }).v]);
+        if (seen.length === 300) {
+          // A change after the snapshot, and a checkpoint that folds everything up to the snapshot while the scan waits.
+          await db.put(ns, order[400]![0], row(order[400]![0], 9));
+          folded = (await db.checkpoint()).tsn;
+        }
+      }
+      await tx.rollback();
+      assert.ok(folded > base && folded === tx.snapshotTsn, `the checkpoint folded the scan's snapshot into new pages meanwhile (${base} → ${folded})`);
+      assert.deepEqual(seen, order, "each row of the snapshot once, in order, with its value at the snapshot");
+    }
+    await db.close();
+  });
 });
 
 describe("page format (contract 17)", () => {

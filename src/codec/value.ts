@@ -108,6 +108,42 @@ export function valueFromJson(json: JsonValue): unknown {
 }
 
 /**
+ * The value of `json`, as valueFromJson, for a caller that hands `json` over:
+ * nothing else holds it or any part of it. Plain JSON is returned as it is
+ * (no copy to make: the caller owns it); tagged JSON is revived, which builds
+ * what it returns.
+ */
+export function valueFromOwnedJson(json: JsonValue): unknown {
+  return isPlainJson(json, 0) ? json : revive(json);
+}
+
+/** What plainCopy would copy whole: no key starting with "$", nothing revive must report. */
+function isPlainJson(json: JsonValue, depth: number): boolean {
+  if (typeof json !== "object") return isJsonPrimitive(json);
+  if (json === null) return true;
+  if (depth >= valueDepthMax) return false;
+  if (Array.isArray(json)) {
+    for (let i = 0; i < json.length; i++) {
+      const x = json[i]!;
+      const type = typeof x;
+      if (type === "string" || type === "number" || type === "boolean") continue;
+      if (type !== "object") return false;
+      if (x !== null && !isPlainJson(x, depth + 1)) return false;
+    }
+    return true;
+  }
+  for (const key in json) {
+    if (key.charCodeAt(0) === dollar) return false;
+    const x = json[key]!;
+    const type = typeof x;
+    if (type === "string" || type === "number" || type === "boolean") continue;
+    if (type !== "object") return false;
+    if (x !== null && Object.hasOwn(json, key) && !isPlainJson(x, depth + 1)) return false;
+  }
+  return true;
+}
+
+/**
  * Validates `value` and returns its JSON text: JSON.stringify(valueToJson(value)).
  *
  * @throws TxtDbError TXTDB_INVALID_VALUE for what cannot be stored (VAL-3),

@@ -35,12 +35,17 @@
  *         were it damaged out of order, its checksum recomputed by hand, the
  *         first read of a key the page holds could still answer from the
  *         line that holds it before the second read reports TXTDB_CORRUPT.
+ * - PG-7  A page a scan reads and does not admit (PG-5) is the scan's alone:
+ *         its values go to the caller as the file decoded to (revived where
+ *         tagged), not copied as a cached page's must be (VAL-8) — each
+ *         entry is handed out once. Scanning 4× the cache, a row then
+ *         allocates about a third less.
  */
 import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import { parseJson } from "../codec/json.ts";
 import { encodeKey, encodedKeyFromJson } from "../codec/key.ts";
 import type { PageFormat } from "../codec/page_format.ts";
-import { decodeValue, valueFromJson, type JsonValue } from "../codec/value.ts";
+import { decodeValue, valueFromJson, valueFromOwnedJson, type JsonValue } from "../codec/value.ts";
 import type { FileIO, ReadFileOptions } from "../io/file_io.ts";
 import { joinPath } from "../io/path.ts";
 import { crc32c, crcHex } from "./_crc32c.ts";
@@ -145,10 +150,15 @@ export function valueTextAt(page: Page, i: number): string {
   return page.texts !== null ? page.texts[i]! : JSON.stringify(page.json![i]);
 }
 
-/** Entry `i`'s value, decoded: a fresh value (VAL-6). */
-export function valueAt(page: Page, i: number): unknown {
+/**
+ * Entry `i`'s value, decoded: a fresh value (VAL-6). `owned` (PG-7): the
+ * caller holds the only reference to the page and takes each entry at most
+ * once, so a value in JSON form is handed over instead of copied.
+ */
+export function valueAt(page: Page, i: number, owned = false): unknown {
   assert(page.json !== null || page.texts !== null, "an entry index of a page not decoded (take it from page.keys)");
-  return page.json !== null ? valueFromJson(page.json[i]!) : decodeValue(page.texts![i]!);
+  if (page.json === null) return decodeValue(page.texts![i]!);
+  return owned ? valueFromOwnedJson(page.json[i]!) : valueFromJson(page.json[i]!);
 }
 
 export interface CacheStats {
@@ -222,13 +232,14 @@ export class PageStore {
    * when the whole namespace is small beside the cache and the page fits
    * without evicting another.
    */
-  async loadForScan(ns: NamespaceFiles, index: number): Promise<Page> {
+  async loadForScan(ns: NamespaceFiles, index: number): Promise<{ page: Page; owned: boolean }> {
     const cached = this.cached(ns, index);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) return { page: cached, owned: false };
     this.stats.misses++;
     const page = await this.read(ns, index);
-    if (this.#scanAdmits(ns) && this.stats.bytes + page.bytes <= this.#cacheBytesMax) this.admit(ns.pages[index]!, page);
-    return page;
+    if (!this.#scanAdmits(ns) || this.stats.bytes + page.bytes > this.#cacheBytesMax) return { page, owned: true };
+    this.admit(ns.pages[index]!, page);
+    return { page, owned: false };
   }
 
   /** PG-5: whether a scan of `ns` may fill the cache: its pages, estimated as PG-3 does, take at most a quarter of it. */

@@ -153,7 +153,7 @@ export class Store {
       try {
         return pointValue(await this.pages.load(files, pageIndexFor(files, enc)), enc);
       } catch (err) {
-        if (!(await this.#racedCheckpoint(err, manifest))) throw err;
+        if (!(await this.racedCheckpoint(err, manifest))) throw err;
         // The versions may have been pruned into the new pages: ask them again.
         const nsv = this.versions.get(ns);
         const value = nsv === undefined ? undecided : nsv.visibleValue(enc, snapshot);
@@ -163,7 +163,7 @@ export class Store {
   }
 
   /** ST-2: an EDITED error while the manifest moved on (here or in another process) means a checkpoint replaced the file. */
-  async #racedCheckpoint(err: unknown, used: Manifest): Promise<boolean> {
+  async racedCheckpoint(err: unknown, used: Manifest): Promise<boolean> {
     if (!(err instanceof TxtDbError && err.code === ErrorCode.EDITED)) return false;
     return this.manifest !== used || (await this.onStalePage());
   }
@@ -199,50 +199,146 @@ export class Store {
 
   /**
    * Visible entries of a namespace in a range at a snapshot, in key order
-   * (or reverse), as [encoded key, decoded value]: page entries merged with the
-   * in-memory versions. If a checkpoint swaps the manifest while the scan is
-   * suspended (ST-2), it resumes after the last key it returned, on the new
-   * pages: pages and versions are only consistent as a pair.
+   * (or reverse): page entries merged with the in-memory versions (see
+   * ScanCursor).
    */
-  async *scan(ns: string, range: EncRange, snapshot: number, reverse: boolean): AsyncGenerator<[string, unknown]> {
-    let remaining = range;
-    restart: for (;;) {
-      const manifest = this.manifest;
-      const nsv = this.versions.get(ns);
-      const memKeys = nsv === undefined ? [] : inRange(nsv.sortedKeys(), remaining);
-      const files = manifest.namespaces.get(ns);
-      const chunks = files === undefined || files.pages.length === 0
-        ? [{ index: -1, keys: memKeys }]
-        : pageChunks(files, remaining, memKeys);
-      if (reverse) chunks.reverse();
-      for (const chunk of chunks) {
-        let page: Page | null = null;
-        if (chunk.index >= 0) {
-          try {
-            page = await this.pages.loadForScan(files!, chunk.index); // PG-5
-          } catch (err) {
-            if (!(await this.#racedCheckpoint(err, manifest))) throw err;
-            continue restart;
-          }
-        }
-        const merged = mergeUnique(page === null ? [] : inRange(page.keys, remaining), chunk.keys);
-        if (reverse) merged.reverse();
-        for (const enc of merged) {
-          if (this.manifest !== manifest) continue restart;
-          const seen = nsv === undefined ? undecided : nsv.visible(enc, snapshot);
-          let value: unknown;
-          if (seen !== undecided) value = seen === undefined ? undefined : decodeValue(seen);
-          else if (page !== null) {
-            const at = entryIndex(page, enc);
-            value = at < 0 ? undefined : valueAt(page, at);
-          }
-          if (value === undefined) continue;
-          remaining = reverse ? { start: remaining.start, end: enc } : { start: enc + "\0", end: remaining.end };
-          yield [enc, value];
+  scan(ns: string, range: EncRange, snapshot: number, reverse: boolean): ScanCursor {
+    return new ScanCursor(this, ns, range, snapshot, reverse);
+  }
+}
+
+/**
+ * A scan's position, as [encoded key, decoded value] rows. Pages are read
+ * asynchronously (fill), a page's rows are taken synchronously (next): a
+ * row costs no promise, and a scanned page's decoded values go to the
+ * caller as they are when no one else holds the page (PG-7).
+ *
+ * ST-2: if a checkpoint swaps the manifest while the scan is suspended, the
+ * scan resumes after the last key it returned, on the new pages: pages and
+ * versions are only consistent as a pair.
+ */
+export class ScanCursor {
+  /** The row next() found. */
+  enc = "";
+  value: unknown = undefined;
+  readonly #store: Store;
+  readonly #ns: string;
+  readonly #range: EncRange;
+  readonly #snapshot: number;
+  readonly #reverse: boolean;
+  /** The last key returned: a restart resumes after it. */
+  #last: string | null = null;
+  /** Set by a restart; what the chunks below were computed from. */
+  #manifest: Manifest | null = null;
+  #nsv: NamespaceVersions | undefined = undefined;
+  #files: NamespaceFiles | undefined = undefined;
+  #chunks: Array<{ index: number; keys: string[] }> = [];
+  #chunk = 0;
+  /** The current chunk's page (null: none), and its keys merged with the in-memory ones. */
+  #page: Page | null = null;
+  #owned = false;
+  #merged: string[] = [];
+  #at = 0;
+  #done = false;
+
+  constructor(store: Store, ns: string, range: EncRange, snapshot: number, reverse: boolean) {
+    this.#store = store;
+    this.#ns = ns;
+    this.#range = range;
+    this.#snapshot = snapshot;
+    this.#reverse = reverse;
+  }
+
+  /** Takes the next row of the current chunk into `enc` and `value`; false when the chunk is used up (then fill()). */
+  next(): boolean {
+    const manifest = this.#manifest;
+    const nsv = this.#nsv;
+    const page = this.#page;
+    while (this.#at < this.#merged.length) {
+      if (this.#store.manifest !== manifest) {
+        this.#manifest = null; // ST-2: fill() restarts after the last key returned
+        return false;
+      }
+      const enc = this.#merged[this.#at++]!;
+      const seen = nsv === undefined ? undecided : nsv.visible(enc, this.#snapshot);
+      let value: unknown;
+      if (seen !== undecided) value = seen === undefined ? undefined : decodeValue(seen);
+      else if (page !== null) {
+        const at = entryIndex(page, enc);
+        value = at < 0 ? undefined : valueAt(page, at, this.#owned);
+      }
+      if (value === undefined) continue;
+      this.#last = enc;
+      this.enc = enc;
+      this.value = value;
+      return true;
+    }
+    return false;
+  }
+
+  /** Moves to the next chunk that has rows left (reading its page) and takes its first row, as next(); false at the end of the scan. */
+  async fill(): Promise<boolean> {
+    for (;;) {
+      if (this.#done) return false;
+      if (this.#manifest === null || this.#store.manifest !== this.#manifest) this.#restart();
+      else if (this.#at >= this.#merged.length) this.#chunk++;
+      if (this.#chunk >= this.#chunks.length) {
+        this.#done = true;
+        this.#page = null;
+        return false;
+      }
+      const { index, keys } = this.#chunks[this.#chunk]!;
+      const manifest = this.#manifest!;
+      // Nothing of the used page stays reachable while the next one is read:
+      // a scavenge then (they run between tasks) would copy it, and soon move it to the old heap.
+      this.#page = null;
+      this.#merged = [];
+      this.#at = 0;
+      let page: Page | null = null;
+      let owned = false;
+      if (index >= 0) {
+        try {
+          ({ page, owned } = await this.#store.pages.loadForScan(this.#files!, index)); // PG-5, PG-7
+        } catch (err) {
+          if (!(await this.#store.racedCheckpoint(err, manifest))) throw err;
+          this.#manifest = null;
+          continue;
         }
       }
-      return;
+      const remaining = this.#remaining();
+      const merged = mergeUnique(page === null ? [] : inRange(page.keys, remaining), keys);
+      if (this.#reverse) merged.reverse();
+      this.#page = page;
+      this.#owned = owned;
+      this.#merged = merged;
+      this.#at = 0;
+      if (this.next()) return true;
+      // None left in this chunk (next chunk), or a checkpoint swapped the manifest meanwhile (restart).
     }
+  }
+
+  /** The part of the range not returned yet. */
+  #remaining(): EncRange {
+    const last = this.#last;
+    if (last === null) return this.#range;
+    return this.#reverse ? { start: this.#range.start, end: last } : { start: last + "\0", end: this.#range.end };
+  }
+
+  #restart(): void {
+    const store = this.#store;
+    const remaining = this.#remaining();
+    this.#manifest = store.manifest;
+    this.#nsv = store.versions.get(this.#ns);
+    const memKeys = this.#nsv === undefined ? [] : inRange(this.#nsv.sortedKeys(), remaining);
+    this.#files = this.#manifest.namespaces.get(this.#ns);
+    this.#chunks = this.#files === undefined || this.#files.pages.length === 0
+      ? [{ index: -1, keys: memKeys }]
+      : pageChunks(this.#files, remaining, memKeys);
+    if (this.#reverse) this.#chunks.reverse();
+    this.#chunk = 0;
+    this.#page = null;
+    this.#merged = [];
+    this.#at = 0;
   }
 }
 

@@ -197,45 +197,48 @@ export class Transaction {
     if (limit === 0 || (range.end !== null && range.start >= range.end)) return;
     const reverse = options.reverse === true;
     const own = this.#ownWritesIn(ns, range, reverse);
-    const committed = this.#drops.has(ns) ? emptyScan() : this.#host.store.scan(ns, range, this.snapshotTsn, reverse);
+    const committed = this.#drops.has(ns) ? null : this.#host.store.scan(ns, range, this.snapshotTsn, reverse);
     let returned = 0;
     let observed: { ns: string; range: EncRange } | null = null;
     // TX-6: what the caller has seen so far counts as read, even if the scan is never closed.
     const observe = (r: EncRange): void => {
-      if (this.#ranges === null) return;
-      if (observed === null) this.#ranges.push((observed = { ns, range: r }));
+      if (observed === null) this.#ranges!.push((observed = { ns, range: r }));
       else observed.range = r;
     };
-    try {
-      let o = 0;
-      let next = await committed.next();
-      for (;;) {
-        this.#checkActive();
-        const c = next.done === true ? undefined : next.value;
-        const w = own[o];
-        if (c === undefined && w === undefined) {
-          observe(range);
-          break;
-        }
-        const takeOwn = w !== undefined && (c === undefined || (reverse ? w.enc >= c[0] : w.enc <= c[0]));
-        let enc: string, value: unknown;
-        if (takeOwn) {
-          enc = w.enc;
-          value = w.valueText === undefined ? undefined : decodeValue(w.valueText);
-          o++;
-          if (c !== undefined && c[0] === enc) next = await committed.next();
-        } else {
-          [enc, value] = c!;
-          next = await committed.next();
-        }
-        if (value === undefined) continue;
-        returned++;
-        observe(reverse ? { start: enc, end: range.end } : { start: range.start, end: enc + "\0" });
-        yield [decodeKey(enc), value];
-        if (returned >= limit) break;
+    // The committed rows: the cursor's row is the head while `has`, taken when first looked at
+    // (a scan that stops at its limit reads no page past it); a page's rows come without a promise.
+    let has = false;
+    let taken = true;
+    let o = 0;
+    for (;;) {
+      if (taken && committed !== null) {
+        const head = committed.next() || committed.fill();
+        has = typeof head === "boolean" ? head : await head;
       }
-    } finally {
-      await committed.return(undefined);
+      taken = false;
+      this.#checkActive();
+      const w = own[o];
+      if (!has && w === undefined) {
+        if (this.#ranges !== null) observe(range);
+        break;
+      }
+      const takeOwn = w !== undefined && (!has || (reverse ? w.enc >= committed!.enc : w.enc <= committed!.enc));
+      let enc: string, value: unknown;
+      if (takeOwn) {
+        enc = w.enc;
+        value = w.valueText === undefined ? undefined : decodeValue(w.valueText);
+        o++;
+        taken = has && committed!.enc === enc;
+      } else {
+        enc = committed!.enc;
+        value = committed!.value;
+        taken = true;
+      }
+      if (value === undefined) continue;
+      returned++;
+      if (this.#ranges !== null) observe(reverse ? { start: enc, end: range.end } : { start: range.start, end: enc + "\0" });
+      yield [decodeKey(enc), value];
+      if (returned >= limit) break;
     }
   }
 
@@ -323,9 +326,6 @@ export class Transaction {
     if (this.readOnly) throw new TxtDbError(ErrorCode.READ_ONLY, "the transaction is read-only: begin it without { readOnly: true } to write");
   }
 }
-
-
-async function* emptyScan(): AsyncGenerator<[string, unknown]> {}
 
 /** The encoded range of scan options (contract 7): the prefix and every bound, intersected. */
 export function rangeOf(options: ScanOptions): EncRange {
