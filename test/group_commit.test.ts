@@ -209,6 +209,66 @@ test("GC-9: a commit waiting turns for the writer lock keeps the spare; a batch 
   await b.close();
 });
 
+test("GC-10: alone, a committer keeps the writer lock from one commit to the next and gives it up after a turn with none", async () => {
+  const mem = memoryIO();
+  const rec = recorded(mem);
+  const a = await open("/db", { io: rec.io });
+  const other = await mem.open(joinPath("/db", lockFileName)); // a lock file handle, not a database handle: a stays alone
+  await a.put("ns", 0, 0);
+  await setImmediate();
+  await setImmediate();
+  assert.equal(other.testLock(lockWriterOffset, 1, "exclusive"), null, "an idle handle holds no writer lock");
+  rec.calls.length = 0;
+  const n = 100;
+  for (let i = 1; i <= n; i++) await a.put("ns", i, i);
+  const taken = rec.calls.filter((c) => c.op === "tryLock" && c.start === lockWriterOffset).length;
+  const released = rec.calls.filter((c) => c.op === "unlock" && c.start === lockWriterOffset).length;
+  assert.ok(taken <= n / 10 && released <= n / 10, `the writer lock taken ${taken} times and released ${released} times for ${n} commits`);
+  assert.notEqual(other.testLock(lockWriterOffset, 1, "exclusive"), null, "kept: no turn of the event loop has passed since the last commit");
+  await setImmediate();
+  await setImmediate();
+  assert.equal(other.testLock(lockWriterOffset, 1, "exclusive"), null, "given up after a turn with no commit");
+  assert.deepEqual(await a.get("ns", n), n);
+  await other.close();
+  await a.close();
+});
+
+test("GC-10: a handle that opens while a lone committer keeps the writer lock gets it at the committer's next turn; neither keeps it then", async () => {
+  const mem = memoryIO();
+  const rec = recorded(mem);
+  const a = await open("/db", { io: rec.io });
+  let stop = false;
+  let commits = 0;
+  const loop = (async () => {
+    while (!stop) await a.put("ns", commits++, 0); // GC-7 gives the event loop a turn every blockingSyncTurnMs
+  })();
+  let opening: Promise<Awaited<ReturnType<typeof open>>> | null = null;
+  let opened: Awaited<ReturnType<typeof open>> | null = null;
+  try {
+    while (commits < 50) await setImmediate();
+    opening = open("/db", { io: mem });
+    opened = await Promise.race([opening, new Promise<null>((r) => setTimeout(() => r(null), 3000))]);
+    assert.ok(opened !== null, "the second handle opened while the first kept committing");
+    const b = opened;
+    const before = commits;
+    while (commits < before + 20) await setImmediate();
+    rec.calls.length = 0;
+    const after = commits;
+    while (commits < after + 20) await setImmediate();
+    const taken = rec.calls.filter((c) => c.op === "tryLock" && c.start === lockWriterOffset).length;
+    assert.ok(taken >= 20, `not alone, the committer takes the writer lock at each commit (${taken} for 20 commits)`);
+    await b.put("ns", "b", 1);
+    stop = true;
+    await loop;
+    assert.deepEqual(await b.get("ns", commits - 1), 0);
+  } finally {
+    stop = true;
+    await loop;
+    await a.close();
+    await (opened ?? (await opening))?.close();
+  }
+});
+
 test("PP-7: a handle alone tests the reader slots once, not at every commit; a handle opened later is seen at its next commit", async () => {
   const mem = memoryIO();
   const rec = recorded(mem);

@@ -884,6 +884,7 @@ export class Database implements AsyncDisposable {
           if (this.#store.lastTsn === this.#store.manifest.checkpointTsn && !this.#coord.othersOpen()) await this.#log.retire();
         }).catch(() => {}); // a failure leaves a log that replays to the same state
       }
+      this.#commits.stopKeepingWriterLock(); // GC-10
       await this.#log.close();
       await this.#coord.close();
       await this.#claim?.release();

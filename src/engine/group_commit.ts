@@ -76,6 +76,16 @@
  *         to the log (waiting for the writer lock takes turns), when it lags
  *         more than spareHoldLagMaxTsn behind, and when this handle chooses
  *         a checkpoint's TSN or reports stats() (releaseSpareHold).
+ * - GC-10 Alone on the database (PP-7: no other handle opened since this one
+ *         last found itself alone), a handle keeps the writer lock after
+ *         using it, until a turn of the event loop passes in which nothing
+ *         used it: back-to-back commits take and release it once, not at
+ *         each commit (two fcntl calls, ~8 µs a commit here, cold). A handle
+ *         that opens meanwhile announces itself (PP-7) before it waits for
+ *         the lock, so it has it once this process's event loop next turns
+ *         — at most blockingSyncTurnMs into a loop of lone commits (GC-7),
+ *         or as long as the application runs synchronously — and from then
+ *         on neither keeps it. Close and a failure give it up at once.
  */
 import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { FileHandle } from "../io/file_io.ts";
@@ -160,6 +170,11 @@ export class GroupCommit {
   #spareHold: number | null = null;
   #spareWanted = false;
   #spareCheck = false;
+  /** GC-10: the writer lock is held with no user; a use since the last check; a check is scheduled; close began. */
+  #writerLockKept = false;
+  #writerLockUsed = false;
+  #writerLockCheck = false;
+  #closing = false;
 
   constructor(options: GroupCommitOptions) {
     this.#o = options;
@@ -197,6 +212,7 @@ export class GroupCommit {
     this.#failure ??= err;
     for (const q of this.#queue.splice(0)) q.reject(err);
     this.#wakeRoom();
+    this.releaseWriterLock();
   }
 
   async #runAppendLoop(): Promise<void> {
@@ -249,15 +265,49 @@ export class GroupCommit {
   withWriterLock<T>(fn: () => Promise<T>): Promise<T> {
     const { lockFile } = this.#o;
     const run = this.#writerChain.then(async () => {
-      await acquireShortLock(lockFile, lockWriterOffset, this.#o.yieldTurn);
+      if (!this.#writerLockKept) await acquireShortLock(lockFile, lockWriterOffset, this.#o.yieldTurn);
+      this.#writerLockKept = false;
+      this.#writerLockUsed = true;
       try {
         return await fn();
       } finally {
-        lockFile.unlock(lockWriterOffset, 1);
+        // GC-10: alone on the database, the lock stays until a turn of the event loop passes unused.
+        if (this.#failure === null && !this.#closing && !this.#o.othersOpen()) {
+          this.#writerLockKept = true;
+          this.#scheduleWriterLockCheck();
+        } else {
+          lockFile.unlock(lockWriterOffset, 1);
+        }
       }
     });
     this.#writerChain = run.then(() => {}, () => {});
     return run;
+  }
+
+  /** GC-10: releases the kept writer lock once a turn passed in which nothing used it, or another handle opened. */
+  #scheduleWriterLockCheck(): void {
+    if (this.#writerLockCheck) return;
+    this.#writerLockCheck = true;
+    this.#writerLockUsed = false;
+    void this.#o.yieldTurn().then(() => {
+      this.#writerLockCheck = false;
+      if (!this.#writerLockKept) return; // a user holds it now: its end schedules the next check
+      if (this.#writerLockUsed && this.#failure === null && !this.#closing && !this.#o.othersOpen()) this.#scheduleWriterLockCheck();
+      else this.releaseWriterLock();
+    }).catch(() => {});
+  }
+
+  /** GC-10: from now on the writer lock goes at the end of each use (close). */
+  stopKeepingWriterLock(): void {
+    this.#closing = true;
+    this.releaseWriterLock();
+  }
+
+  /** GC-10: gives up the kept writer lock now. */
+  releaseWriterLock(): void {
+    if (!this.#writerLockKept) return;
+    this.#writerLockKept = false;
+    this.#o.lockFile.unlock(lockWriterOffset, 1);
   }
 
   async #appendBatch(batch: Queued[]): Promise<void> {
