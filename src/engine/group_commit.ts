@@ -111,7 +111,7 @@ interface Appended {
   readonly q: Queued;
   readonly record: LogRecord;
   /** On the first commit of a batch: the snapshot published while the batch is not durable (GC-6). */
-  hold?: number;
+  hold?: number | undefined;
 }
 
 export interface GroupCommitOptions {
@@ -438,7 +438,7 @@ export class GroupCommit {
       } else {
         this.#o.releaseSnapshot(a.hold);
       }
-      delete a.hold;
+      a.hold = undefined; // not `delete`: that would turn the object into a slow dictionary at every commit
     }
   }
 
@@ -516,7 +516,7 @@ export class GroupCommit {
         if (op.kind === "drop") dropped.add(op.ns);
         else setOf(written, op.ns).add(op.enc);
       }
-      accepted.push({ q, record: { tsn: lastTsn + accepted.length + 1, ops: q.commit.ops } });
+      accepted.push({ q, record: { tsn: lastTsn + accepted.length + 1, ops: q.commit.ops }, hold: undefined });
     }
     return accepted;
   }
