@@ -156,7 +156,7 @@ export class Coordination {
   /** PP-2: a transaction with `snapshot` ended. */
   unpublish(snapshot: number): void {
     const n = this.#live.get(snapshot);
-    assert(n !== undefined && n > 0, `unpublish of an unpublished snapshot ${snapshot}`);
+    if (n === undefined || n <= 0) assert(false, `unpublish of an unpublished snapshot ${snapshot}`); // the message only then: this runs at every transaction's end
     if (n > 1) return void this.#live.set(snapshot, n - 1);
     this.#live.delete(snapshot);
     if (snapshot !== this.#published) return;

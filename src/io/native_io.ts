@@ -431,8 +431,9 @@ class NativeFileHandle implements FileHandle {
 
   #checkLock(start: number, length: number, mode: LockMode): void {
     if (this.#closing !== null) throw closedError(this.path);
-    assert(Number.isSafeInteger(start) && start >= 0 && Number.isSafeInteger(length) && length >= 0,
-      `lock range must be safe integers ≥ 0, got start ${start}, length ${length}`);
+    if (!(Number.isSafeInteger(start) && start >= 0 && Number.isSafeInteger(length) && length >= 0)) { // the message only then: this runs at every lock call
+      assert(false, `lock range must be safe integers ≥ 0, got start ${start}, length ${length}`);
+    }
     if (mode === "exclusive" && this.#readOnly) {
       throw new TxtDbError(ErrorCode.IO, `cannot take an exclusive lock on '${this.path}': the handle is read-only`, { file: this.path });
     }
