@@ -203,6 +203,12 @@ describe("round trips (VAL-1)", () => {
       }),
       runs(1000),
     );
+    // A page format's decoder may build objects without a prototype (XML): they come back as ordinary objects, as from valueFromJson (VAL-1).
+    const bare = Object.assign(Object.create(null) as Record<string, JsonValue>, { a: Object.assign(Object.create(null) as Record<string, JsonValue>, { b: 1 }), c: [1] });
+    const back = valueFromOwnedJson(bare) as { a: object; c: number[] };
+    assert.equal(Object.getPrototypeOf(back), Object.prototype);
+    assert.equal(Object.getPrototypeOf(back.a), Object.prototype);
+    assert.deepStrictEqual(back, { a: { b: 1 }, c: [1] });
     throwsCode(() => valueFromOwnedJson({ a: { $date: 5 } } as unknown as JsonValue), "TXTDB_CORRUPT", /\$date/);
     throwsCode(() => valueFromOwnedJson({ a: undefined } as unknown as JsonValue), "TXTDB_CORRUPT", /^value\.a is undefined, which is not JSON$/);
   });

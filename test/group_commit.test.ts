@@ -12,7 +12,6 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setImmediate } from "node:timers/promises";
 import { joinPath, memoryIO, open, type DatabaseOptions, type FileHandle, type FileIO, type MemoryIO } from "../src/mod.ts";
-import { crc32c, crcHex } from "../src/engine/_crc32c.ts";
 import { codeOf } from "./_helpers/expect.ts";
 import { lockDurableOffset, lockFileName, lockSlotsOffset, lockSnapshotsOffset, lockWriterOffset, spareHoldLagMaxTsn } from "../src/engine/_defaults.ts";
 
@@ -35,7 +34,6 @@ interface Recorder {
 }
 
 const decoder = new TextDecoder();
-const encoder = new TextEncoder();
 
 /** Records every call on every handle of `mem`; log datasyncs can be made slow. */
 function recorded(mem: MemoryIO): Recorder {

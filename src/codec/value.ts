@@ -43,8 +43,9 @@
  *          so those come first, then the other keys in sorted order.
  * - VAL-5  Decoding never touches a prototype: "__proto__", "constructor" and
  *          "prototype" are ordinary own data properties of the result.
- * - VAL-6  Decoded values are fresh objects, never shared with the input, and
- *          getters on input objects are read once (like JSON.stringify).
+ * - VAL-6  Decoded values are fresh objects, never shared with the input
+ *          (but see valueFromOwnedJson, VAL-8), and getters on input objects
+ *          are read once (like JSON.stringify).
  * - VAL-7  decodeValue accepts only what encodeValue can produce, except that
  *          plain JSON without tags is taken as is; anything else (bad JSON,
  *          unknown or malformed tag, unescaped "$" key) is TXTDB_CORRUPT.
@@ -53,6 +54,9 @@
  *          valueFromJson a deep copy (about twice as fast as reviving, and
  *          four times as fast as parsing the text again; so pages keep
  *          values in their JSON form, src/engine/pages.ts PG-4).
+ *          valueFromOwnedJson, whose caller gives the JSON up, returns plain
+ *          JSON of ordinary objects and arrays as it is: the one exception
+ *          to VAL-6, for JSON nothing else holds (a scan's own page, PG-7).
  *
  * Array properties that are not indices are not stored (as in JSON.stringify).
  */
@@ -109,20 +113,22 @@ export function valueFromJson(json: JsonValue): unknown {
 
 /**
  * The value of `json`, as valueFromJson, for a caller that hands `json` over:
- * nothing else holds it or any part of it. Plain JSON is returned as it is
- * (no copy to make: the caller owns it); tagged JSON is revived, which builds
- * what it returns.
+ * nothing else holds it or any part of it (VAL-8). Plain JSON made of
+ * ordinary objects and arrays is returned as it is — there is no copy to
+ * make; anything else (tags, objects without Object.prototype, which a page
+ * format's decoder may build) goes through valueFromJson.
  */
 export function valueFromOwnedJson(json: JsonValue): unknown {
-  return isPlainJson(json, 0) ? json : revive(json);
+  return isPlainJson(json, 0) ? json : valueFromJson(json);
 }
 
-/** What plainCopy would copy whole: no key starting with "$", nothing revive must report. */
+/** Whether `json` is its own value as it is: what plainCopy would copy whole, of ordinary objects (VAL-1 gives no other kind back). */
 function isPlainJson(json: JsonValue, depth: number): boolean {
   if (typeof json !== "object") return isJsonPrimitive(json);
   if (json === null) return true;
   if (depth >= valueDepthMax) return false;
   if (Array.isArray(json)) {
+    if (Object.getPrototypeOf(json) !== Array.prototype) return false;
     for (let i = 0; i < json.length; i++) {
       const x = json[i]!;
       const type = typeof x;
@@ -132,6 +138,7 @@ function isPlainJson(json: JsonValue, depth: number): boolean {
     }
     return true;
   }
+  if (Object.getPrototypeOf(json) !== Object.prototype) return false;
   for (const key in json) {
     if (key.charCodeAt(0) === dollar) return false;
     const x = json[key]!;

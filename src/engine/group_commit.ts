@@ -7,10 +7,12 @@
  *     append loop:  queue ──▶ [writer lock: catch up ▸ validate ▸ append ▸ apply] ──▶ awaiting durability
  *     sync loop:    awaiting durability ──▶ [datasync] ──▶ visible ▸ resolved
  *
- * The writer lock is not held during the datasync, so while one process (or
- * one batch) waits for the disk the next batch — of this process or another —
- * is already appended; the next datasync covers it. Any failure moves the
- * committer to a sticky `failed` state until the database is reopened.
+ * The writer lock is not released for the datasync only while this handle
+ * is alone on the database (GC-10); otherwise it is not held during the
+ * datasync, so while one process (or one batch) waits for the disk the next
+ * batch — of this process or another — is already appended; the next
+ * datasync covers it. Any failure moves the committer to a sticky `failed`
+ * state until the database is reopened.
  *
  * - GC-1  A commit resolves only after a datasync that started after its
  *         record was appended (durability "sync"); under "relaxed", after the
@@ -76,13 +78,14 @@
  *         to the log (waiting for the writer lock takes turns), when it lags
  *         more than spareHoldLagMaxTsn behind, and when this handle chooses
  *         a checkpoint's TSN or reports stats() (releaseSpareHold).
- * - GC-10 Alone on the database (PP-7: no other handle opened since this one
- *         last found itself alone), a handle keeps the writer lock after
- *         using it, until a turn of the event loop passes in which nothing
- *         used it: back-to-back commits take and release it once, not at
- *         each commit (two fcntl calls, ~8 µs a commit here, cold). A handle
- *         that opens meanwhile announces itself (PP-7) before it waits for
- *         the lock, so it has it once this process's event loop next turns
+ * - GC-10 Alone on the database (othersOpen: PP-7 where the lock file is
+ *         mapped, a reader-slot test, PP-1, where not), a handle keeps the
+ *         writer lock after using it, until a turn of the event loop passes
+ *         in which nothing used it: back-to-back commits take and release it
+ *         once, not at each commit (two fcntl calls, ~8 µs a commit here,
+ *         cold). A handle that opens meanwhile takes its reader slot and
+ *         counts itself (PP-1, PP-7) before it waits for the lock, so it has
+ *         it once this process's event loop next turns
  *         — at most blockingSyncTurnMs into a loop of lone commits (GC-7),
  *         or as long as the application runs synchronously — and from then
  *         on neither keeps it. Close and a failure give it up at once.
@@ -111,7 +114,7 @@ interface Appended {
   readonly q: Queued;
   readonly record: LogRecord;
   /** On the first commit of a batch: the snapshot published while the batch is not durable (GC-6). */
-  hold?: number | undefined;
+  hold: number | undefined;
 }
 
 export interface GroupCommitOptions {

@@ -884,11 +884,6 @@ function linesEnd(lines: readonly ScannedLine[]): number {
   return end;
 }
 
-/** Whether bytes read end inside a line rather than in padding (SEG-7): then a longer read finds its end. */
-function cutShort(bytes: Uint8Array): boolean {
-  return contentEnd(bytes) === bytes.length;
-}
-
 let padBytes: Uint8Array | null = null;
 
 /** SEG-7: `bytes` spaces (shared: never written to). */

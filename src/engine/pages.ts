@@ -43,7 +43,7 @@
  */
 import { ErrorCode, TxtDbError, assert } from "../errors.ts";
 import { parseJson } from "../codec/json.ts";
-import { encodeKey, encodedKeyFromJson } from "../codec/key.ts";
+import { encodedKeyFromJson } from "../codec/key.ts";
 import type { PageFormat } from "../codec/page_format.ts";
 import { decodeValue, valueFromJson, valueFromOwnedJson, type JsonValue } from "../codec/value.ts";
 import type { FileIO, ReadFileOptions } from "../io/file_io.ts";
@@ -150,15 +150,20 @@ export function valueTextAt(page: Page, i: number): string {
   return page.texts !== null ? page.texts[i]! : JSON.stringify(page.json![i]);
 }
 
-/**
- * Entry `i`'s value, decoded: a fresh value (VAL-6). `owned` (PG-7): the
- * caller holds the only reference to the page and takes each entry at most
- * once, so a value in JSON form is handed over instead of copied.
- */
-export function valueAt(page: Page, i: number, owned = false): unknown {
+/** Entry `i`'s value, decoded: a fresh value (VAL-6). */
+export function valueAt(page: Page, i: number): unknown {
   assert(page.json !== null || page.texts !== null, "an entry index of a page not decoded (take it from page.keys)");
-  if (page.json === null) return decodeValue(page.texts![i]!);
-  return owned ? valueFromOwnedJson(page.json[i]!) : valueFromJson(page.json[i]!);
+  return page.json !== null ? valueFromJson(page.json[i]!) : decodeValue(page.texts![i]!);
+}
+
+/**
+ * Entry `i`'s value, handed over (PG-7): the caller holds the only
+ * reference to the page and takes each entry at most once, so a value in
+ * JSON form goes as it is where VAL-8 allows, instead of copied.
+ */
+export function valueTakenAt(page: Page, i: number): unknown {
+  assert(page.json !== null || page.texts !== null, "an entry index of a page not decoded (take it from page.keys)");
+  return page.json !== null ? valueFromOwnedJson(page.json[i]!) : decodeValue(page.texts![i]!);
 }
 
 export interface CacheStats {
@@ -230,7 +235,8 @@ export class PageStore {
   /**
    * A page for a scan (PG-5): from the cache, else read — and admitted only
    * when the whole namespace is small beside the cache and the page fits
-   * without evicting another.
+   * without evicting another. `owned`: the page was read for this scan and
+   * is held nowhere else (PG-7: its values may be taken, valueTakenAt).
    */
   async loadForScan(ns: NamespaceFiles, index: number): Promise<{ page: Page; owned: boolean }> {
     const cached = this.cached(ns, index);

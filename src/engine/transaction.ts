@@ -200,9 +200,10 @@ export class Transaction {
     const committed = this.#drops.has(ns) ? null : this.#host.store.scan(ns, range, this.snapshotTsn, reverse);
     let returned = 0;
     let observed: { ns: string; range: EncRange } | null = null;
-    // TX-6: what the caller has seen so far counts as read, even if the scan is never closed.
-    const observe = (r: EncRange): void => {
-      if (observed === null) this.#ranges!.push((observed = { ns, range: r }));
+    // TX-6 (serializable only): what the caller has seen so far counts as read, even if the scan is never closed.
+    const ranges = this.#ranges;
+    const observe = (into: Array<{ ns: string; range: EncRange }>, r: EncRange): void => {
+      if (observed === null) into.push((observed = { ns, range: r }));
       else observed.range = r;
     };
     // The committed rows: the cursor's row is the head while `has`, taken when first looked at
@@ -219,7 +220,7 @@ export class Transaction {
       this.#checkActive();
       const w = own[o];
       if (!has && w === undefined) {
-        if (this.#ranges !== null) observe(range);
+        if (ranges !== null) observe(ranges, range);
         break;
       }
       const takeOwn = w !== undefined && (!has || (reverse ? w.enc >= committed!.enc : w.enc <= committed!.enc));
@@ -236,7 +237,7 @@ export class Transaction {
       }
       if (value === undefined) continue;
       returned++;
-      if (this.#ranges !== null) observe(reverse ? { start: enc, end: range.end } : { start: range.start, end: enc + "\0" });
+      if (ranges !== null) observe(ranges, reverse ? { start: enc, end: range.end } : { start: range.start, end: enc + "\0" });
       yield [decodeKey(enc), value];
       if (returned >= limit) break;
     }
