@@ -107,7 +107,7 @@ export function valueToJson(value: unknown): JsonValue {
  * ```
  */
 export function valueFromJson(json: JsonValue): unknown {
-  const copy = plainCopy(json, 0);
+  const copy = plainWalk(json, 0, true);
   return copy !== notPlain ? copy : revive(json);
 }
 
@@ -119,35 +119,7 @@ export function valueFromJson(json: JsonValue): unknown {
  * format's decoder may build) goes through valueFromJson.
  */
 export function valueFromOwnedJson(json: JsonValue): unknown {
-  return isPlainJson(json, 0) ? json : valueFromJson(json);
-}
-
-/** Whether `json` is its own value as it is: what plainCopy would copy whole, of ordinary objects (VAL-1 gives no other kind back). */
-function isPlainJson(json: JsonValue, depth: number): boolean {
-  if (typeof json !== "object") return isJsonPrimitive(json);
-  if (json === null) return true;
-  if (depth >= valueDepthMax) return false;
-  if (Array.isArray(json)) {
-    if (Object.getPrototypeOf(json) !== Array.prototype) return false;
-    for (let i = 0; i < json.length; i++) {
-      const x = json[i]!;
-      const type = typeof x;
-      if (type === "string" || type === "number" || type === "boolean") continue;
-      if (type !== "object") return false;
-      if (x !== null && !isPlainJson(x, depth + 1)) return false;
-    }
-    return true;
-  }
-  if (Object.getPrototypeOf(json) !== Object.prototype) return false;
-  for (const key in json) {
-    if (key.charCodeAt(0) === dollar) return false;
-    const x = json[key]!;
-    const type = typeof x;
-    if (type === "string" || type === "number" || type === "boolean") continue;
-    if (type !== "object") return false;
-    if (x !== null && Object.hasOwn(json, key) && !isPlainJson(x, depth + 1)) return false;
-  }
-  return true;
+  return plainWalk(json, 0, false) !== notPlain ? json : valueFromJson(json);
 }
 
 /**
@@ -212,29 +184,33 @@ export function isPlainValueText(text: string): boolean {
 const notPlain: unique symbol = Symbol("notPlain");
 
 /**
- * VAL-8: a deep copy of `json`, or notPlain at the first key that starts with
- * "$" (a tag or an escaped key) or anything revive must report: a value JSON
- * cannot hold, or nesting too deep.
+ * VAL-8: `json` as its own value — a deep copy (`copy`), or `json` itself
+ * (valueFromOwnedJson, which then also requires ordinary objects and
+ * arrays: VAL-1 gives back no other kind) — or notPlain at the first key
+ * that starts with "$" (a tag or an escaped key) or anything revive must
+ * report: a value JSON cannot hold, or nesting too deep.
  */
-function plainCopy(json: JsonValue, depth: number): JsonValue | typeof notPlain {
+function plainWalk(json: JsonValue, depth: number, copy: boolean): JsonValue | typeof notPlain {
   if (typeof json !== "object") return isJsonPrimitive(json) ? json : notPlain;
   if (json === null) return null;
   if (depth >= valueDepthMax) return notPlain;
   if (Array.isArray(json)) {
-    const out = json.slice();
+    if (!copy && Object.getPrototypeOf(json) !== Array.prototype) return notPlain;
+    const out = copy ? json.slice() : json;
     for (let i = 0; i < out.length; i++) {
       const x = out[i]!;
       const type = typeof x;
       if (type === "string" || type === "number" || type === "boolean") continue;
       if (type !== "object") return notPlain;
       if (x === null) continue;
-      const copy = plainCopy(x, depth + 1);
-      if (copy === notPlain) return notPlain;
-      out[i] = copy;
+      const child = plainWalk(x, depth + 1, copy);
+      if (child === notPlain) return notPlain;
+      if (copy) out[i] = child;
     }
     return out;
   }
-  const out: JsonObject = { ...json }; // CreateDataProperty: an own "__proto__" is copied as data (VAL-5)
+  if (!copy && Object.getPrototypeOf(json) !== Object.prototype) return notPlain;
+  const out: JsonObject = copy ? { ...json } : json; // CreateDataProperty: an own "__proto__" is copied as data (VAL-5)
   for (const key in out) {
     if (key.charCodeAt(0) === dollar) return notPlain;
     const x = out[key]!;
@@ -242,10 +218,11 @@ function plainCopy(json: JsonValue, depth: number): JsonValue | typeof notPlain 
     if (type === "string" || type === "number" || type === "boolean") continue;
     if (type !== "object") return notPlain;
     if (x === null || !Object.hasOwn(out, key)) continue;
-    const copy = plainCopy(x, depth + 1);
-    if (copy === notPlain) return notPlain;
-    if (key === "__proto__") Object.defineProperty(out, key, { value: copy, writable: true, enumerable: true, configurable: true });
-    else out[key] = copy;
+    const child = plainWalk(x, depth + 1, copy);
+    if (child === notPlain) return notPlain;
+    if (!copy) continue;
+    if (key === "__proto__") Object.defineProperty(out, key, { value: child, writable: true, enumerable: true, configurable: true });
+    else out[key] = child;
   }
   return out;
 }
