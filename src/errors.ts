@@ -146,3 +146,12 @@ export class AssertionError extends Error {
 export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new AssertionError(message);
 }
+
+/**
+ * assert() for a hot path whose message is built from values:
+ * `if (!ok) assertionFailed(`…${x}…`)` formats the message only when the
+ * invariant is broken, where assert(ok, `…${x}…`) would at every call.
+ */
+export function assertionFailed(message: string): never {
+  throw new AssertionError(message);
+}

@@ -58,7 +58,7 @@
  * with each other, so the checkpointer's exclusive gate must live on another
  * handle than this process's own shared holders — then the kernel orders them.
  */
-import { ErrorCode, TxtDbError, assert } from "../errors.ts";
+import { ErrorCode, TxtDbError, assert, assertionFailed } from "../errors.ts";
 import type { FileHandle, FileIO } from "../io/file_io.ts";
 import { joinPath } from "../io/path.ts";
 import {
@@ -156,7 +156,7 @@ export class Coordination {
   /** PP-2: a transaction with `snapshot` ended. */
   unpublish(snapshot: number): void {
     const n = this.#live.get(snapshot);
-    if (n === undefined || n <= 0) assert(false, `unpublish of an unpublished snapshot ${snapshot}`); // the message only then: this runs at every transaction's end
+    if (n === undefined || n <= 0) assertionFailed(`unpublish of an unpublished snapshot ${snapshot}`);
     if (n > 1) return void this.#live.set(snapshot, n - 1);
     this.#live.delete(snapshot);
     if (snapshot !== this.#published) return;

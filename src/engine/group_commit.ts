@@ -7,11 +7,10 @@
  *     append loop:  queue ──▶ [writer lock: catch up ▸ validate ▸ append ▸ apply] ──▶ awaiting durability
  *     sync loop:    awaiting durability ──▶ [datasync] ──▶ visible ▸ resolved
  *
- * The writer lock is not released for the datasync only while this handle
- * is alone on the database (GC-10); otherwise it is not held during the
- * datasync, so while one process (or one batch) waits for the disk the next
- * batch — of this process or another — is already appended; the next
- * datasync covers it. Any failure moves the committer to a sticky `failed`
+ * Unless this handle is alone on the database (GC-10), the writer lock is not
+ * held during the datasync, so while one process (or one batch) waits for the
+ * disk the next batch — of this process or another — is already appended; the
+ * next datasync covers it. Any failure moves the committer to a sticky `failed`
  * state until the database is reopened.
  *
  * - GC-1  A commit resolves only after a datasync that started after its
@@ -274,8 +273,7 @@ export class GroupCommit {
       try {
         return await fn();
       } finally {
-        // GC-10: alone on the database, the lock stays until a turn of the event loop passes unused.
-        if (this.#failure === null && !this.#closing && !this.#o.othersOpen()) {
+        if (this.#mayKeepWriterLock()) {
           this.#writerLockKept = true;
           this.#scheduleWriterLockCheck();
         } else {
@@ -287,6 +285,11 @@ export class GroupCommit {
     return run;
   }
 
+  /** GC-10: the lock may stay after a use while this handle is alone, running and not closing. */
+  #mayKeepWriterLock(): boolean {
+    return this.#failure === null && !this.#closing && !this.#o.othersOpen();
+  }
+
   /** GC-10: releases the kept writer lock once a turn passed in which nothing used it, or another handle opened. */
   #scheduleWriterLockCheck(): void {
     if (this.#writerLockCheck) return;
@@ -295,7 +298,7 @@ export class GroupCommit {
     void this.#o.yieldTurn().then(() => {
       this.#writerLockCheck = false;
       if (!this.#writerLockKept) return; // a user holds it now: its end schedules the next check
-      if (this.#writerLockUsed && this.#failure === null && !this.#closing && !this.#o.othersOpen()) this.#scheduleWriterLockCheck();
+      if (this.#writerLockUsed && this.#mayKeepWriterLock()) this.#scheduleWriterLockCheck();
       else this.releaseWriterLock();
     }).catch(() => {});
   }

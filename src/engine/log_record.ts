@@ -30,7 +30,7 @@
  *          lines end where the padding starts; bytes other than padding after
  *          it are no line at all but damage (a torn write, SEG-2).
  */
-import { ErrorCode, TxtDbError, assert } from "../errors.ts";
+import { ErrorCode, TxtDbError, assert, assertionFailed } from "../errors.ts";
 import { parseJson } from "../codec/json.ts";
 import { encodedKeyFromJson } from "../codec/key.ts";
 import type { JsonValue } from "../codec/value.ts";
@@ -115,8 +115,8 @@ export class BatchEncoder {
 function writeLine(out: Uint8Array, at: number, body: string): number {
   const { read, written } = encoder.encodeInto(body, out.subarray(at));
   const end = at + written;
-  if (read !== body.length || end + lineSuffixBytes > out.length) { // the message only then: this runs at every commit
-    assert(false, `a log line's buffer is too small (${out.length - at} bytes for ${body.length} UTF-16 units)`);
+  if (read !== body.length || end + lineSuffixBytes > out.length) {
+    assertionFailed(`a log line's buffer is too small (${out.length - at} bytes for ${body.length} UTF-16 units)`);
   }
   const suffix = `,"crc":"${crcHex(crc32c(out, at, end))}"}\n`;
   for (let i = 0; i < suffix.length; i++) out[end + i] = suffix.charCodeAt(i);

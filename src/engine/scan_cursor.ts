@@ -21,7 +21,7 @@
  *         next one is read.
  */
 import { decodeValue } from "../codec/value.ts";
-import { assert } from "../errors.ts";
+import { assertionFailed } from "../errors.ts";
 import type { Manifest, NamespaceFiles } from "./manifest.ts";
 import { entryIndex, pageIndexFor, valueAt, valueTakenAt, type Page } from "./pages.ts";
 import type { EncRange, Store } from "./store.ts";
@@ -80,7 +80,7 @@ export class ScanCursor {
       }
       if (value === undefined) continue;
       const last = this.#last;
-      if (last !== null && (this.#reverse ? enc >= last : enc <= last)) assert(false, `a scan would return key ${JSON.stringify(enc)} after ${JSON.stringify(last)}`); // SC-1
+      if (last !== null && (this.#reverse ? enc >= last : enc <= last)) assertionFailed(`a scan would return key ${JSON.stringify(enc)} after ${JSON.stringify(last)}`); // SC-1
       this.#last = enc;
       this.enc = enc;
       this.value = value;
@@ -124,7 +124,6 @@ export class ScanCursor {
       this.#page = page;
       this.#owned = owned;
       this.#merged = merged;
-      this.#at = 0;
       if (this.next()) return true;
       // None left in this chunk (next chunk), or a checkpoint swapped the manifest meanwhile (restart).
     }

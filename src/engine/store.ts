@@ -14,7 +14,7 @@
  * - ST-3  Versions are applied as records are appended (own) or read
  *         (others'), in TSN order: validation sees every record, durable or not.
  */
-import { ErrorCode, TxtDbError, assert } from "../errors.ts";
+import { ErrorCode, TxtDbError, assert, assertionFailed } from "../errors.ts";
 import type { Manifest } from "./manifest.ts";
 import type { LogRecord } from "./log_record.ts";
 import { LogResync } from "./log.ts";
@@ -54,7 +54,7 @@ export class Store {
 
   /** Applies a record (ST-3). Records arrive in TSN order. */
   apply(record: LogRecord): void {
-    if (record.tsn !== this.lastTsn + 1) assert(false, `record ${record.tsn} applied after ${this.lastTsn}`); // the message only then: this runs at every record
+    if (record.tsn !== this.lastTsn + 1) assertionFailed(`record ${record.tsn} applied after ${this.lastTsn}`);
     for (const op of record.ops) {
       const nsv = this.#versionsOf(op.ns);
       if (op.kind === "drop") nsv.drop(record.tsn);

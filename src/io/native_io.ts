@@ -62,7 +62,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import process from "node:process";
-import { ErrorCode, TxtDbError, assert } from "../errors.ts";
+import { ErrorCode, TxtDbError, assert, assertionFailed } from "../errors.ts";
 import type { DatasyncOptions, DirectoryClaim, FileHandle, FileIO, FileStat, LockMode, LockOptions, LockScope, OpenOptions, ReadFileOptions } from "./file_io.ts";
 import type { NativeAddon } from "./_native_api.ts";
 import { loadNative } from "./_native.ts";
@@ -431,8 +431,8 @@ class NativeFileHandle implements FileHandle {
 
   #checkLock(start: number, length: number, mode: LockMode): void {
     if (this.#closing !== null) throw closedError(this.path);
-    if (!(Number.isSafeInteger(start) && start >= 0 && Number.isSafeInteger(length) && length >= 0)) { // the message only then: this runs at every lock call
-      assert(false, `lock range must be safe integers ≥ 0, got start ${start}, length ${length}`);
+    if (!(Number.isSafeInteger(start) && start >= 0 && Number.isSafeInteger(length) && length >= 0)) {
+      assertionFailed(`lock range must be safe integers ≥ 0, got start ${start}, length ${length}`);
     }
     if (mode === "exclusive" && this.#readOnly) {
       throw new TxtDbError(ErrorCode.IO, `cannot take an exclusive lock on '${this.path}': the handle is read-only`, { file: this.path });
