@@ -36,6 +36,16 @@ interface Recorder {
 const decoder = new TextDecoder();
 
 /** Records every call on every handle of `mem`; log datasyncs can be made slow. */
+/** Snapshot-lock calls (PP-2) recorded so far. */
+function snapshotLockCalls(rec: Recorder): number {
+  return rec.calls.filter((c) => (c.op === "tryLock" || c.op === "unlock") && c.start! >= lockSnapshotsOffset && c.start! < lockDurableOffset).length;
+}
+
+/** Recorded calls of `op` ("tryLock", "unlock") on the writer lock. */
+function writerLockCalls(rec: Recorder, op: string): number {
+  return rec.calls.filter((c) => c.op === op && c.start === lockWriterOffset).length;
+}
+
 function recorded(mem: MemoryIO): Recorder {
   let clock = 0;
   const rec: Recorder = { io: mem, calls: [], now: () => clock, slowNextMs: 0 };
@@ -164,7 +174,7 @@ test("GC-9: a lone committer publishes no snapshot at each commit; the spare lag
   rec.calls.length = 0;
   const n = 200;
   for (let i = 1; i <= n; i++) await a.put("ns", i, i);
-  const snapshotLocks = rec.calls.filter((c) => (c.op === "tryLock" || c.op === "unlock") && c.start! >= lockSnapshotsOffset && c.start! < lockDurableOffset).length;
+  const snapshotLocks = snapshotLockCalls(rec);
   assert.ok(snapshotLocks <= 2 * Math.ceil(n / spareHoldLagMaxTsn) + 2, `${snapshotLocks} snapshot lock calls for ${n} commits`);
   // No turn has passed: a's spare still bounds b's checkpoint, at most spareHoldLagMaxTsn behind.
   const held = (await b.checkpoint()).tsn;
@@ -180,7 +190,7 @@ test("GC-9: a commit waiting turns for the writer lock keeps the spare; a batch 
   const rec = recorded(mem);
   const a = await open("/db", { io: rec.io });
   const b = await open("/db", { io: mem });
-  const snapshotLocks = (): number => rec.calls.filter((c) => (c.op === "tryLock" || c.op === "unlock") && c.start! >= lockSnapshotsOffset && c.start! < lockDurableOffset).length;
+  const snapshotLocks = (): number => snapshotLockCalls(rec);
   const other = await mem.open(joinPath("/db", lockFileName));
   const waitingForWriterLock = async <T>(commit: () => Promise<T>): Promise<T> => {
     assert.ok(other.tryLock(lockWriterOffset, 1, "exclusive"));
@@ -219,8 +229,8 @@ test("GC-10: alone, a committer keeps the writer lock from one commit to the nex
   rec.calls.length = 0;
   const n = 100;
   for (let i = 1; i <= n; i++) await a.put("ns", i, i);
-  const taken = rec.calls.filter((c) => c.op === "tryLock" && c.start === lockWriterOffset).length;
-  const released = rec.calls.filter((c) => c.op === "unlock" && c.start === lockWriterOffset).length;
+  const taken = writerLockCalls(rec, "tryLock");
+  const released = writerLockCalls(rec, "unlock");
   assert.ok(taken <= n / 10 && released <= n / 10, `the writer lock taken ${taken} times and released ${released} times for ${n} commits`);
   assert.notEqual(other.testLock(lockWriterOffset, 1, "exclusive"), null, "kept: no turn of the event loop has passed since the last commit");
   await setImmediate();
@@ -253,7 +263,7 @@ test("GC-10: a handle that opens while a lone committer keeps the writer lock ge
     rec.calls.length = 0;
     const after = commits;
     while (commits < after + 20) await setImmediate();
-    const taken = rec.calls.filter((c) => c.op === "tryLock" && c.start === lockWriterOffset).length;
+    const taken = writerLockCalls(rec, "tryLock");
     assert.ok(taken >= 20, `not alone, the committer takes the writer lock at each commit (${taken} for 20 commits)`);
     await b.put("ns", "b", 1);
     stop = true;
