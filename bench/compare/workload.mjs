@@ -21,6 +21,9 @@
  *   mem-load / mem-scan
  *               txtdb only: build a database several times larger than cacheBytes, then
  *               scan it in a fresh process with that cacheBytes and sample RSS
+ *   mem-floor   (--system floor) the same two passes without any database: each page
+ *               file of --dir read whole and JSON.parse'd, RSS sampled alike: what the
+ *               runtime alone takes to read those files
  */
 import fs from "node:fs";
 import process from "node:process";
@@ -241,6 +244,24 @@ const workloads = {
       cacheBytes, diskBytes: diskBytes(dir), rowsScanned: rows, rssAfterOpen: afterOpen.rss, rssPeak: peak.rss, rssLimit: limit, met: peak.rss <= limit,
       atPeak: { heapUsed: peak.heapUsed, heapTotal: peak.heapTotal, external: peak.external, arrayBuffers: peak.arrayBuffers }, heapLiveAfterGc,
     };
+  },
+
+  "mem-floor": async () => {
+    const pagesDir = `${need("dir")}/pages`;
+    const files = fs.readdirSync(pagesDir).flatMap((ns) =>
+      fs.readdirSync(`${pagesDir}/${ns}`).filter((f) => f.endsWith(".json") && !f.startsWith(".")).sort().map((f) => `${pagesDir}/${ns}/${f}`));
+    const start = process.memoryUsage();
+    let peak = start;
+    let rows = 0;
+    for (let pass = 0; pass < 2; pass++) {
+      for (const file of files) {
+        for (const [, v] of JSON.parse(fs.readFileSync(file, "utf8")).entries) {
+          if (v === undefined) throw new Error(`${file}: an entry without a value`);
+          if (++rows % 500 === 0) { const m = process.memoryUsage(); if (m.rss > peak.rss) peak = m; }
+        }
+      }
+    }
+    return { driver: "node:fs readFileSync + JSON.parse per page file", pageFiles: files.length, rowsScanned: rows, rssStart: start.rss, rssPeak: peak.rss };
   },
 };
 

@@ -16,9 +16,12 @@
  *           a 7-character alphabet found no other case). Where the probe
  *           below finds the bug, text with such a key is parsed again by
  *           JSON5's parser (JavaScript, no transition cache) after JSON.parse
- *           has judged it valid JSON. Elsewhere parseJson is JSON.parse.
+ *           has judged it valid JSON. Elsewhere parseJson is JSON.parse, and
+ *           JSON5's module is not loaded at all (it would add about 1.3 MB to
+ *           every process and time to every import of txtdb).
  */
-import JSON5 from "json5";
+
+type Parse = (text: string) => unknown;
 
 /** JSON-2: whether this runtime's JSON.parse misreads object keys (checked once, at load). */
 export const jsonParseMisreadsKeys: boolean = (() => {
@@ -62,14 +65,25 @@ function isJsonSpace(c: number): boolean {
 }
 
 /**
- * JSON-2: JSON.parse's verdict on `text`, and its result unless a key in
- * `text` is written with an escape; then JSON5's parse of it (a superset of
- * JSON: for valid JSON it returns what a correct JSON.parse does). Exported
- * for the tests, which run it on every runtime.
+ * JSON-2: a parse that takes JSON.parse's verdict on `text`, and its result
+ * unless a key in `text` is written with an escape; then `slow`'s (JSON5's
+ * parse: a superset of JSON, so for valid JSON it returns what a correct
+ * JSON.parse does).
  */
-export function parseJsonAroundKeyCache(text: string): unknown {
-  const value: unknown = JSON.parse(text);
-  return hasEscapedKey(text) ? JSON5.parse(text) : value;
+function aroundKeyCache(slow: Parse): Parse {
+  return (text) => {
+    const value: unknown = JSON.parse(text);
+    return hasEscapedKey(text) ? slow(text) : value;
+  };
+}
+
+async function json5Parse(): Promise<Parse> {
+  return (await import("json5")).default.parse;
+}
+
+/** JSON-2's workaround on any runtime, loading JSON5 where this runtime did not: the tests run it everywhere. */
+export async function parserAroundKeyCache(): Promise<Parse> {
+  return aroundKeyCache(await json5Parse());
 }
 
 /**
@@ -84,4 +98,4 @@ export function parseJsonAroundKeyCache(text: string): unknown {
  * assert.deepEqual(Object.keys(parseJson('{"id":2,"a\\n":"newline"}') as object), ["id", "a\n"]);
  * ```
  */
-export const parseJson: (text: string) => unknown = jsonParseMisreadsKeys ? parseJsonAroundKeyCache : JSON.parse;
+export const parseJson: Parse = jsonParseMisreadsKeys ? aroundKeyCache(await json5Parse()) : JSON.parse;
