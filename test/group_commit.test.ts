@@ -3,7 +3,8 @@
  * of the two it relies on elsewhere, each checked by what it saves and by
  * what it must never cost: GC-7 (a lone commit's datasync on the JS thread),
  * GC-8 (callers woken together commit together), GC-9 (a spare snapshot
- * hold), PP-7 and PP-8 (coordination.ts: no slot test while alone, and only
+ * hold), PP-9 (coordination.ts: no snapshot gate at begin() while a
+ * snapshot of the handle's is published), PP-7 and PP-8 (coordination.ts: no slot test while alone, and only
  * while every handle keeps the counts) and SEG-9 (log.ts: no log read while
  * nothing changed — and a read after a writer died half-way). On memoryIO,
  * through a wrapper that records what the engine asks of each file.
@@ -13,7 +14,9 @@ import assert from "node:assert/strict";
 import { setImmediate } from "node:timers/promises";
 import { joinPath, memoryIO, open, type DatabaseOptions, type FileHandle, type FileIO, type MemoryIO } from "../src/mod.ts";
 import { codeOf } from "./_helpers/expect.ts";
-import { lockDurableOffset, lockFileName, lockSlotsOffset, lockSnapshotsOffset, lockWriterOffset, spareHoldLagMaxTsn } from "../src/engine/_defaults.ts";
+import {
+  lockDurableOffset, lockFileName, lockSlotsOffset, lockSnapshotGateOffset, lockSnapshotsOffset, lockWriterOffset, spareHoldLagMaxTsn,
+} from "../src/engine/_defaults.ts";
 
 interface Call {
   op: string;
@@ -39,6 +42,11 @@ const decoder = new TextDecoder();
 /** Snapshot-lock calls (PP-2) recorded so far. */
 function snapshotLockCalls(rec: Recorder): number {
   return rec.calls.filter((c) => (c.op === "tryLock" || c.op === "unlock") && c.start! >= lockSnapshotsOffset && c.start! < lockDurableOffset).length;
+}
+
+/** Snapshot-gate calls (PP-3) recorded so far. */
+function gateCalls(rec: Recorder): number {
+  return rec.calls.filter((c) => c.start === lockSnapshotGateOffset).length;
 }
 
 /** Recorded calls of `op` ("tryLock", "unlock") on the writer lock. */
@@ -163,6 +171,37 @@ test("GC-8: callers woken by one batch, submitting in the same turn, commit as o
     assert.equal(db.stats().batches - before, 1, `round ${r}: ${callers} commits submitted in one turn`);
   }
   await db.close();
+});
+
+test("PP-9: begin() takes the snapshot gate only while no snapshot of its handle is published; a snapshot taken without it stays whole through another handle's checkpoint", async () => {
+  const mem = memoryIO();
+  const rec = recorded(mem);
+  const a = await open("/db", { io: rec.io, durability: "relaxed" }); // relaxed: no GC-6/GC-9 hold is published for a
+  const b = await open("/db", { io: mem });
+  await b.put("ns", "k", "old");
+  assert.equal(await a.get("ns", "k"), "old"); // a has caught up: begin() has its snapshot at hand
+  rec.calls.length = 0;
+  const first = await a.begin();
+  assert.ok(gateCalls(rec) >= 2, `nothing published: begin() takes and leaves the gate (${gateCalls(rec)} calls)`);
+  rec.calls.length = 0;
+  for (let i = 0; i < 20; i++) {
+    await a.transaction(async (tx) => {
+      assert.equal(await tx.get("ns", i - 1), i === 0 ? undefined : i - 1, "each transaction sees the one before");
+      await tx.put("ns", i, i);
+    });
+  }
+  assert.equal(gateCalls(rec), 0, "with `first` published, 20 transactions took no gate");
+  const second = await a.begin();
+  assert.equal(gateCalls(rec), 0);
+  await first.rollback(); // `second`'s snapshot is published in its place
+  await b.put("ns", "k", "new");
+  const folded = await b.checkpoint();
+  assert.ok(folded.tsn < b.stats().lastTsn, `b's checkpoint (${folded.tsn}) stopped below its own last commit (${b.stats().lastTsn}): second bounds it`);
+  assert.equal(await second.get("ns", "k"), "old", "second reads its snapshot's value after the checkpoint");
+  assert.equal(await second.get("ns", 19), 19);
+  await second.rollback();
+  await a.close();
+  await b.close();
 });
 
 test("GC-9: a lone committer publishes no snapshot at each commit; the spare lags at most spareHoldLagMaxTsn and goes after a turn", async () => {

@@ -51,6 +51,17 @@
  *         its kind, taken before it tests the other kind's byte; finding the
  *         other kind there, open fails with TXTDB_LOCKED. (Two opening at
  *         once may both fail; neither ever runs beside the other.)
+ * - PP-9  PP-3's exception: a begin() of a handle that publishes a snapshot
+ *         P already takes no gate when its snapshot S ≥ P is at hand without
+ *         catching up — nothing new in the log since it last did, no other
+ *         process's record above its visible TSN — and publishes S in the
+ *         same synchronous run (database.ts). A checkpoint choosing its TSN
+ *         meanwhile is bounded by P ≤ S. One that chose before could fold
+ *         only records already in the log; those above S are this handle's
+ *         own, not yet durable, and each batch of them published its GC-6
+ *         hold (≤ S) before it was appended, so that choice is ≤ S too. A
+ *         loop of transactions with GC-9's spare hold published takes no
+ *         lock at begin.
  *
  * Two handles on the lock file: `main` holds the slot, the writer lock, the
  * gate in shared mode and the published snapshot; `aux` holds the checkpoint
@@ -145,6 +156,11 @@ export class Coordination {
   leaveGate(): void {
     assert(this.#gateHolders > 0, "leaveGate without enterGate");
     if (--this.#gateHolders === 0) this.main.unlock(lockSnapshotGateOffset, 1);
+  }
+
+  /** PP-2: the snapshot TSN this handle publishes, or null. */
+  get publishedSnapshot(): number | null {
+    return this.#published;
   }
 
   /** PP-2: a transaction of this handle took `snapshot`. */

@@ -229,16 +229,26 @@ export class Database implements AsyncDisposable {
       throw new TxtDbError(ErrorCode.INVALID_ARGUMENT, `isolation must be "snapshot" or "serializable", got ${JSON.stringify(isolation)}`);
     }
     const coord = this.#coord;
+    const published = coord.publishedSnapshot;
+    if (published !== null) {
+      // PP-9: a snapshot this handle publishes already bounds every checkpoint; no gate while it stays (synchronously).
+      const now = this.#visibleNow();
+      if (now !== null && now >= published) return this.#started(now, readOnly, isolation);
+    }
     await coord.enterGate(); // PP-3
     try {
-      const snapshot = await this.#newestVisible();
-      const tx = new Transaction(this.#host, snapshot, { readOnly, isolation });
-      this.#live.set(tx, snapshot);
-      coord.publish(snapshot); // PP-2
-      return tx;
+      return this.#started(await this.#newestVisible(), readOnly, isolation);
     } finally {
       coord.leaveGate();
     }
+  }
+
+  /** A transaction on `snapshot`, published (PP-2). */
+  #started(snapshot: number, readOnly: boolean, isolation: Isolation): Transaction {
+    const tx = new Transaction(this.#host, snapshot, { readOnly, isolation });
+    this.#live.set(tx, snapshot);
+    this.#coord.publish(snapshot);
+    return tx;
   }
 
   /**
@@ -261,12 +271,17 @@ export class Database implements AsyncDisposable {
    */
   #newestVisible(): number | Promise<number> {
     const store = this.#store;
-    if (this.#log.unchangedNow() && store.lastForeignTsn <= store.visibleTsn) return store.visibleTsn;
-    return (async () => {
+    return this.#visibleNow() ?? (async () => {
       await this.#catchUp(false);
       if (store.lastForeignTsn > store.visibleTsn) await this.#commits.synced();
       return store.visibleTsn;
     })();
+  }
+
+  /** #newestVisible() when it needs no catch-up nor datasync: nothing new in the log, no other process's record above the visible TSN; else null. */
+  #visibleNow(): number | null {
+    const store = this.#store;
+    return this.#log.unchangedNow() && store.lastForeignTsn <= store.visibleTsn ? store.visibleTsn : null;
   }
 
   #release(tx: Transaction): void {
