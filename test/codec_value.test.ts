@@ -18,7 +18,7 @@ const seed = process.env["TXTDB_SEED"] !== undefined ? Number(process.env["TXTDB
 console.log(`codec_value: seed=${seed} (replay: TXTDB_SEED=${seed})`);
 const runs = (numRuns: number): fc.Parameters<unknown> => ({ seed, numRuns });
 /** JSON-2's workaround, which parseJson is only where the probe finds the bug: tested on every runtime. */
-const parseJsonAroundKeyCache = await parserAroundKeyCache();
+const parseJsonAroundKeyCache = parserAroundKeyCache();
 
 // ---------------------------------------------------------------------------
 // Exact equality. assert.deepStrictEqual tells -0 from 0 and matches NaN, but

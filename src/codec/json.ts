@@ -17,9 +17,13 @@
  *           below finds the bug, text with such a key is parsed again by
  *           JSON5's parser (JavaScript, no transition cache) after JSON.parse
  *           has judged it valid JSON. Elsewhere parseJson is JSON.parse, and
- *           JSON5's module is not loaded at all (it would add about 1.3 MB to
- *           every process and time to every import of txtdb).
+ *           JSON5's module is not loaded at all (it would add about 1 MB to
+ *           every process and time to every import of txtdb). It is loaded
+ *           with require() — synchronously, not by a top-level await, which
+ *           would make every importer of txtdb asynchronous (require() of
+ *           the package, bundles to CommonJS).
  */
+import { createRequire } from "node:module";
 
 type Parse = (text: string) => unknown;
 
@@ -77,13 +81,13 @@ function aroundKeyCache(slow: Parse): Parse {
   };
 }
 
-async function json5Parse(): Promise<Parse> {
-  return (await import("json5")).default.parse;
+function json5Parse(): Parse {
+  return (createRequire(import.meta.url)("json5") as { parse: Parse }).parse;
 }
 
 /** JSON-2's workaround on any runtime, loading JSON5 where this runtime did not: the tests run it everywhere. */
-export async function parserAroundKeyCache(): Promise<Parse> {
-  return aroundKeyCache(await json5Parse());
+export function parserAroundKeyCache(): Parse {
+  return aroundKeyCache(json5Parse());
 }
 
 /**
@@ -98,4 +102,4 @@ export async function parserAroundKeyCache(): Promise<Parse> {
  * assert.deepEqual(Object.keys(parseJson('{"id":2,"a\\n":"newline"}') as object), ["id", "a\n"]);
  * ```
  */
-export const parseJson: Parse = jsonParseMisreadsKeys ? aroundKeyCache(await json5Parse()) : JSON.parse;
+export const parseJson: Parse = jsonParseMisreadsKeys ? aroundKeyCache(json5Parse()) : JSON.parse;
