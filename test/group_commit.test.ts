@@ -197,9 +197,29 @@ test("PP-9: begin() takes the snapshot gate only while no snapshot of its handle
   await b.put("ns", "k", "new");
   const folded = await b.checkpoint();
   assert.ok(folded.tsn < b.stats().lastTsn, `b's checkpoint (${folded.tsn}) stopped below its own last commit (${b.stats().lastTsn}): second bounds it`);
+  assert.equal(await a.get("ns", "zz"), undefined); // a catches up: it adopts b's checkpoint and keeps only the versions above it
   assert.equal(await second.get("ns", "k"), "old", "second reads its snapshot's value after the checkpoint");
   assert.equal(await second.get("ns", 19), 19);
   await second.rollback();
+  await a.close();
+  await b.close();
+});
+
+test("PP-9 with GC-9: a loop of write transactions under durability sync takes the snapshot gate once, then runs on the spare hold", async () => {
+  const mem = memoryIO();
+  const rec = recorded(mem);
+  const a = await open("/db", { io: rec.io });
+  const b = await open("/db", { io: mem });
+  await a.put("ns", 0, 0); // a publishes its spare hold from here on
+  rec.calls.length = 0;
+  for (let i = 1; i <= 50; i++) {
+    await a.transaction(async (tx) => {
+      assert.equal(await tx.get("ns", i - 1), i - 1);
+      await tx.put("ns", i, i);
+    });
+  }
+  assert.ok(gateCalls(rec) <= 2, `${gateCalls(rec)} gate calls for 50 transactions`);
+  assert.equal(await b.get("ns", 50), 50);
   await a.close();
   await b.close();
 });
@@ -425,6 +445,70 @@ test("SEG-9: a handle killed half-way through an append leaves the generation od
   assert.deepEqual(await reopened.check(), { ok: true, problems: [] });
   await reopened.close();
   await h.close();
+});
+
+test("SEG-9: a catch-up that finds the generation odd does not count as caught up: the next begin() reads the line the writer finished meanwhile", async () => {
+  const mem = memoryIO();
+  let armed = false;
+  const signal = (): { promise: Promise<void>; resolve: () => void } => {
+    let resolve!: () => void;
+    return { promise: new Promise<void>((r) => (resolve = r)), resolve };
+  };
+  const gate = { reached: signal(), write: signal(), written: signal(), settle: signal() };
+  // w's armed log write waits with the generation odd and nothing written, writes, then waits again before it settles.
+  const io = new Proxy(mem, {
+    get(target, prop) {
+      if (prop !== "open") {
+        const v = Reflect.get(target, prop) as unknown;
+        return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      }
+      return async (path: string, o?: object) => {
+        const h = await target.open(path, o);
+        return new Proxy(h, {
+          get(t, p) {
+            if (p === "write" && armed && /\/log\//.test(path)) {
+              return async (position: number, data: Uint8Array) => {
+                armed = false;
+                gate.reached.resolve();
+                await gate.write.promise;
+                await t.write(position, data);
+                gate.written.resolve();
+                await gate.settle.promise;
+              };
+            }
+            const v = Reflect.get(t, p) as unknown;
+            return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+          },
+        });
+      };
+    },
+  }) as FileIO;
+  const w = await open("/db", { io, durability: "relaxed" }); // relaxed: no GC-6 hold bounds x's checkpoint
+  const x = await open("/db", { io: mem });
+  const y = await open("/db", { io: mem });
+  await w.put("ns", "k", "v0");
+  assert.equal(await y.get("ns", "k"), "v0");
+  armed = true;
+  const put = w.put("ns", "k", "v1");
+  await gate.reached.promise;
+  assert.equal(await y.get("ns", "other"), undefined, "y catches up while the generation is odd: nothing there yet");
+  gate.write.resolve();
+  await gate.written.promise; // the line is whole in the file; w has not made the generation even yet
+  const checkpointed = x.checkpoint(); // installs its manifest, then waits for the writer lock to append its marker
+  let folded = 0;
+  for (let i = 0; i < 200 && folded < 2; i++) {
+    await setImmediate();
+    folded = (JSON.parse(decoder.decode(await mem.readFile(joinPath("/db", "manifest.json")))) as { checkpointTsn: number }).checkpointTsn;
+  }
+  assert.equal(folded, 2, "x's checkpoint folds the whole line");
+  const tx = await y.begin({ readOnly: true });
+  assert.ok(tx.snapshotTsn >= folded, `y's snapshot ${tx.snapshotTsn} is below the checkpoint x installed (${folded})`);
+  assert.equal(await tx.get("ns", "k"), "v1");
+  await tx.rollback();
+  gate.settle.resolve();
+  await put;
+  await checkpointed;
+  for (const db of [w, x, y]) await db.close();
 });
 
 /** `mem`, through handles that cannot map a file (mapShared returns null). */

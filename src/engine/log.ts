@@ -80,7 +80,9 @@
  *          log (unchangedNow) — and, found even, not even under the writer
  *          lock, where the read would look for a killed writer's partial
  *          line to cut (SEG-4): a lone writer's commit reads nothing.
- *          A catch-up counts only if it reached the end of the lines: one
+ *          A catch-up counts only if it began at an even generation (one
+ *          that began at an odd one may have read before the writer's line
+ *          was in the file) and reached the end of the lines: one
  *          stopped after a `next` marker it could not follow (its segment
  *          removed by a checkpoint) follows it again first, and a resync
  *          that repositions this handle before lines it has not read
@@ -368,7 +370,10 @@ export class CommitLog {
       const generation = this.#generation === null ? 0n : Atomics.load(this.#generation, 0);
       if (this.#generation !== null && generation === this.#seenGeneration && (generation & 1n) === 0n) return; // SEG-9
       await this.#catchUp(sink, holdsWriterLock);
-      this.#seenGeneration = generation; // SEG-9: every line there was when it began has been read
+      // SEG-9: every line there was when it began has been read — unless the
+      // generation was odd: a writer was changing the lines, and what it
+      // finishes after this read is not in it.
+      if ((generation & 1n) === 0n) this.#seenGeneration = generation;
     });
   }
 
