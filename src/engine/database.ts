@@ -232,6 +232,7 @@ export class Database implements AsyncDisposable {
     const published = coord.publishedSnapshot;
     if (published !== null) {
       // PP-9: a snapshot this handle publishes already bounds every checkpoint; no gate while it stays (synchronously).
+      // `now >= published` always holds (the visible TSN never falls, nothing is published above it): checked, not assumed.
       const now = this.#visibleNow();
       if (now !== null && now >= published) return this.#started(now, readOnly, isolation);
     }

@@ -162,8 +162,9 @@ export class GroupCommit {
   /** Serializes this process's users of the writer lock (see withWriterLock). */
   #writerChain: Promise<void> = Promise.resolve();
   #syncLoop: Promise<void> = Promise.resolve();
-  /** GC-5: set once, never cleared. */
+  /** GC-5: set once, never cleared; and the settling of the unacknowledged records it began (set in the same turn). */
   #failure: TxtDbError | null = null;
+  #settling: Promise<void> = Promise.resolve();
   #lastBackgroundSyncMs = -Infinity;
   /** GC-7: how long the last datasync took, call to settle; when a blocking one last found the event loop had turned (null: a turn is due). */
   #lastSyncMs = Infinity;
@@ -341,6 +342,8 @@ export class GroupCommit {
         return null;
       }
       store.applyOwn(accepted.map((a) => a.record)); // ST-3
+      // Relaxed: visible before the writer lock goes, as no GC-6 hold covers the batch (PP-9).
+      if (this.#o.durability === "relaxed") store.markDurable(accepted.at(-1)!.record.tsn);
       return accepted;
     });
     this.#batchInFlight = false;
@@ -348,7 +351,7 @@ export class GroupCommit {
     metrics.batches++;
     metrics.record("batch", (this.#o.now() - t0) * 1000);
     if (this.#o.durability === "relaxed" || testFaults.ackBeforeDatasync /* TEST-FAULT */) {
-      store.markDurable(appended.at(-1)!.record.tsn);
+      store.markDurable(appended.at(-1)!.record.tsn); // relaxed: done already
       this.#acknowledge(appended);
       this.#backgroundSync();
       return;
@@ -377,8 +380,11 @@ export class GroupCommit {
           return;
         }
         if (this.#failure !== null) {
-          // Another batch failed meanwhile: #fail settled these too; never acknowledge after a failure.
+          // Another batch failed meanwhile; never acknowledge after a failure.
+          // These left #unsynced before it: their holds go once its settling
+          // has decided what the store holds of them (cut, or visible).
           for (const { q } of covered) q.reject(this.#failure);
+          await this.#settling;
           this.#releaseHolds(covered);
           return;
         }
@@ -500,7 +506,8 @@ export class GroupCommit {
       if (cut) store.rollbackPendingOwn();
       else store.markDurable(store.pendingOwnThrough);
     };
-    await (holdsWriterLock ? settle() : this.withWriterLock(settle)).catch(() => {}); // best effort: the failure is reported already
+    this.#settling = (holdsWriterLock ? settle() : this.withWriterLock(settle)).catch(() => {}); // best effort: the failure is reported already
+    await this.#settling;
     this.#releaseHolds(unacknowledged);
     this.releaseSpareHold();
   }
