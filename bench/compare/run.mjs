@@ -220,11 +220,13 @@ for (const rt of runtimes) {
     const dir = tmp("mem");
     const load = await child(rt, ["--system", "txtdb", "--workload", "mem-load", "--dir", dir]);
     const scan = load.error ? load : await child(rt, ["--system", "txtdb", "--workload", "mem-scan", "--dir", dir], { exposeGc: true });
-    // The runtime's own share: the same files read and parsed by a process without txtdb.
-    const floor = load.error ? load : await child(rt, ["--system", "floor", "--workload", "mem-floor", "--dir", dir]);
+    // What a process without txtdb reaches reading and parsing the same files: the median of 3 (RSS moves a few MB between runs).
+    const floors = [];
+    for (let i = 0; i < 3 && !load.error; i++) floors.push(await child(rt, ["--system", "parse-floor", "--workload", "mem-floor", "--dir", dir]));
     fs.rmSync(dir, { recursive: true, force: true });
     record({ ...base("txtdb", "memory"), ...scan, docs: load.docs, workload: "memory" });
-    record({ ...base("floor", "memory"), ...floor, workload: "memory" });
+    const floor = load.error ? load : floors.find((f) => f.error) ?? [...floors].sort((x, y) => x.rssPeak - y.rssPeak)[1];
+    record({ ...base("parse-floor", "memory"), ...floor, workload: "memory", ...(floors.length > 0 && !floor.error ? { rssPeaks: floors.map((f) => f.rssPeak) } : {}) });
   }
 }
 
@@ -276,7 +278,7 @@ function resultText(r) {
     case "w5": return `${n2(r.ms)} ms (module load ${n0(r.importMs)} ms, close ${n2(r.closeMs)} ms)`;
     case "w6": return `${n0(r.commitsPerSec)} commits/s, ${r.lost} lost of ${r.acked} acked${r.failed ? `, ${r.failed} failed` : ""}${r.crashedWriters ? `, ${r.crashedWriters} writers crashed` : ""}${r.firstError ? ` (first error: ${r.firstError.replace(/^exit \d+: /, "").slice(0, 60)})` : ""}`;
     case "w7": return `bulk ${n2(r.bulkSeconds)} s; ${n0(r.insertsPerSec)} inserts/s; ${n0(r.lookupsPerSec)} lookups/s`;
-    case "memory": if (r.system === "floor") return `RSS peak ${mb(r.rssPeak)} (${mb(r.rssStart)} at start) reading and parsing the same ${n0(r.pageFiles)} page files twice, no database`;
+    case "memory": if (r.system === "parse-floor") return `RSS peak ${mb(r.rssPeak)} (median of ${r.rssPeaks?.length ?? 1}; ${mb(r.rssStart)} at start) reading and parsing the same ${n0(r.pageFiles)} page files twice, no database`;
       return `RSS peak ${mb(r.rssPeak)} (limit ${mb(r.rssLimit)}; ${mb(r.rssAfterOpen)} after open; live heap after GC ${r.heapLiveAfterGc === undefined ? "?" : mb(r.heapLiveAfterGc)}) scanning ${mb(r.diskBytes)} twice, cacheBytes ${mb(r.cacheBytes)}`;
     default: return JSON.stringify(r);
   }
@@ -319,8 +321,8 @@ function targets(rt) {
   ratio("W7 txtdb / SQLite bulk insert time", "w7", "txtdb", "sqlite-full", "bulkSeconds", 1.0, false);
   const m = get("txtdb", "memory");
   out.push({ runtime: rt, target: "memory: RSS ≤ cacheBytes + 64 MB scanning 4× cache", ratio: m ? m.rssPeak / m.rssLimit : undefined, need: "≤ 1×", verdict: m === undefined ? "n/a" : m.met ? "met" : "not met" });
-  const mf = get("floor", "memory");
-  if (m && mf) out.push({ runtime: rt, target: "(info) memory: the floor's RSS peak (same files, no database) / the limit", ratio: mf.rssPeak / m.rssLimit, need: "", verdict: "no target" });
+  const mf = get("parse-floor", "memory");
+  if (m && mf) out.push({ runtime: rt, target: "(info) memory: parse floor's RSS peak (same files, no database) / the limit", ratio: mf.rssPeak / m.rssLimit, need: "", verdict: "no target" });
   return out;
 }
 

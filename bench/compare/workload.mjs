@@ -21,7 +21,7 @@
  *   mem-load / mem-scan
  *               txtdb only: build a database several times larger than cacheBytes, then
  *               scan it in a fresh process with that cacheBytes and sample RSS
- *   mem-floor   (--system floor) the same two passes without any database: each page
+ *   mem-floor   (--system parse-floor) the same two passes without any database: each page
  *               file of --dir read whole and JSON.parse'd, RSS sampled alike: what the
  *               runtime alone takes to read those files
  */
@@ -44,6 +44,7 @@ async function loadSystem(name) {
     case "lmdb": return (await import("./systems/lmdb.mjs")).default;
     case "lowdb": return (await import("./systems/lowdb.mjs")).default;
     case "nedb": return (await import("./systems/nedb.mjs")).default;
+    case "parse-floor": return { driver: "node:fs readFileSync + JSON.parse per page file" }; // mem-floor only: no database
     default: throw new Error(`unknown system ${name}`);
   }
 }
@@ -261,7 +262,9 @@ const workloads = {
         }
       }
     }
-    return { driver: "node:fs readFileSync + JSON.parse per page file", pageFiles: files.length, rowsScanned: rows, rssStart: start.rss, rssPeak: peak.rss };
+    const end = process.memoryUsage();
+    if (end.rss > peak.rss) peak = end;
+    return { pageFiles: files.length, rowsScanned: rows, rssStart: start.rss, rssPeak: peak.rss };
   },
 };
 
