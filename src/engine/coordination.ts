@@ -58,10 +58,11 @@
  *         same synchronous run (database.ts). A checkpoint choosing its TSN
  *         meanwhile is bounded by P ≤ S. One that chose before could fold
  *         only records already in the log; those above S are this handle's
- *         own, not yet durable, and each batch of them published its GC-6
- *         hold (≤ S) before it was appended, so that choice is ≤ S too. A
- *         loop of transactions with GC-9's spare hold published takes no
- *         lock at begin.
+ *         own, not yet durable (under durability "relaxed" a batch is
+ *         visible before the writer lock goes, so none are), and each batch
+ *         of them published its GC-6 hold (≤ S) before it was appended, so
+ *         that choice is ≤ S too. A loop of transactions with GC-9's spare
+ *         hold published takes no lock at begin.
  *
  * Two handles on the lock file: `main` holds the slot, the writer lock, the
  * gate in shared mode and the published snapshot; `aux` holds the checkpoint

@@ -162,8 +162,9 @@ export class GroupCommit {
   /** Serializes this process's users of the writer lock (see withWriterLock). */
   #writerChain: Promise<void> = Promise.resolve();
   #syncLoop: Promise<void> = Promise.resolve();
-  /** GC-5: set once, never cleared; and the settling of the unacknowledged records it began (set in the same turn). */
+  /** GC-5: set once, never cleared. */
   #failure: TxtDbError | null = null;
+  /** GC-5: #fail's settling of the unacknowledged records, assigned in the turn it sets #failure. */
   #settling: Promise<void> = Promise.resolve();
   #lastBackgroundSyncMs = -Infinity;
   /** GC-7: how long the last datasync took, call to settle; when a blocking one last found the event loop had turned (null: a turn is due). */
@@ -351,7 +352,7 @@ export class GroupCommit {
     metrics.batches++;
     metrics.record("batch", (this.#o.now() - t0) * 1000);
     if (this.#o.durability === "relaxed" || testFaults.ackBeforeDatasync /* TEST-FAULT */) {
-      store.markDurable(appended.at(-1)!.record.tsn); // relaxed: done already
+      store.markDurable(appended.at(-1)!.record.tsn); // under relaxed a no-op (visible since the append, above); the test fault's
       this.#acknowledge(appended);
       this.#backgroundSync();
       return;
