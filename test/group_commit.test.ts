@@ -3,10 +3,11 @@
  * of the two it relies on elsewhere, each checked by what it saves and by
  * what it must never cost: GC-7 (a lone commit's datasync on the JS thread),
  * GC-8 (callers woken together commit together), GC-9 (a spare snapshot
- * hold), PP-9 (coordination.ts: no snapshot gate at begin() while a
- * snapshot of the handle's is published), PP-7 and PP-8 (coordination.ts: no slot test while alone, and only
- * while every handle keeps the counts) and SEG-9 (log.ts: no log read while
- * nothing changed — and a read after a writer died half-way). On memoryIO,
+ * hold), PP-7, PP-8 and PP-9 (coordination.ts: no slot test while alone,
+ * and only while every handle keeps the counts; no snapshot gate at begin()
+ * while a snapshot of the handle's is published) and SEG-9 (log.ts: no log
+ * read while nothing changed — and a read after a writer died half-way, or
+ * while one was appending). On memoryIO,
  * through a wrapper that records what the engine asks of each file.
  */
 import { test } from "node:test";
@@ -15,7 +16,7 @@ import { setImmediate } from "node:timers/promises";
 import { joinPath, memoryIO, open, type DatabaseOptions, type FileHandle, type FileIO, type MemoryIO } from "../src/mod.ts";
 import { codeOf } from "./_helpers/expect.ts";
 import {
-  lockDurableOffset, lockFileName, lockSlotsOffset, lockSnapshotGateOffset, lockSnapshotsOffset, lockWriterOffset, spareHoldLagMaxTsn,
+  lockDurableOffset, lockFileName, lockSlotsOffset, lockSnapshotGateOffset, lockSnapshotsOffset, lockWriterOffset, manifestFileName, spareHoldLagMaxTsn,
 } from "../src/engine/_defaults.ts";
 
 interface Call {
@@ -498,7 +499,7 @@ test("SEG-9: a catch-up that finds the generation odd does not count as caught u
   let folded = 0;
   for (let i = 0; i < 200 && folded < 2; i++) {
     await setImmediate();
-    folded = (JSON.parse(decoder.decode(await mem.readFile(joinPath("/db", "manifest.json")))) as { checkpointTsn: number }).checkpointTsn;
+    folded = (JSON.parse(decoder.decode(await mem.readFile(joinPath("/db", manifestFileName)))) as { checkpointTsn: number }).checkpointTsn;
   }
   assert.equal(folded, 2, "x's checkpoint folds the whole line");
   const tx = await y.begin({ readOnly: true });
