@@ -175,9 +175,7 @@ test("GC-8: callers woken by one batch, submitting in the same turn, commit as o
 });
 
 test("PP-9: begin() takes the snapshot gate only while no snapshot of its handle is published; a snapshot taken without it stays whole through another handle's checkpoint", async () => {
-  const mem = memoryIO();
-  const rec = recorded(mem);
-  const a = await open("/db", { io: rec.io, durability: "relaxed" }); // relaxed: no GC-6/GC-9 hold is published for a
+  const { mem, rec, db: a } = await opened({ durability: "relaxed" }, true); // relaxed: no GC-6/GC-9 hold is published for a
   const b = await open("/db", { io: mem });
   await b.put("ns", "k", "old");
   assert.equal(await a.get("ns", "k"), "old"); // a has caught up: begin() has its snapshot at hand
@@ -207,9 +205,7 @@ test("PP-9: begin() takes the snapshot gate only while no snapshot of its handle
 });
 
 test("PP-9 with GC-9: a loop of write transactions under durability sync takes the snapshot gate once, then runs on the spare hold", async () => {
-  const mem = memoryIO();
-  const rec = recorded(mem);
-  const a = await open("/db", { io: rec.io });
+  const { mem, rec, db: a } = await opened({}, true);
   const b = await open("/db", { io: mem });
   await a.put("ns", 0, 0); // a publishes its spare hold from here on
   rec.calls.length = 0;
@@ -226,9 +222,7 @@ test("PP-9 with GC-9: a loop of write transactions under durability sync takes t
 });
 
 test("GC-9: a lone committer publishes no snapshot at each commit; the spare lags at most spareHoldLagMaxTsn and goes after a turn", async () => {
-  const mem = memoryIO();
-  const rec = recorded(mem);
-  const a = await open("/db", { io: rec.io });
+  const { mem, rec, db: a } = await opened({}, true);
   const b = await open("/db", { io: mem });
   await a.put("ns", 0, 0);
   rec.calls.length = 0;
@@ -246,9 +240,7 @@ test("GC-9: a lone committer publishes no snapshot at each commit; the spare lag
 });
 
 test("GC-9: a commit waiting turns for the writer lock keeps the spare; a batch whose every commit is refused lets it go after a turn", async () => {
-  const mem = memoryIO();
-  const rec = recorded(mem);
-  const a = await open("/db", { io: rec.io });
+  const { mem, rec, db: a } = await opened({}, true);
   const b = await open("/db", { io: mem });
   const snapshotLocks = (): number => snapshotLockCalls(rec);
   const other = await mem.open(joinPath("/db", lockFileName));
@@ -278,9 +270,7 @@ test("GC-9: a commit waiting turns for the writer lock keeps the spare; a batch 
 });
 
 test("GC-10: alone, a committer keeps the writer lock from one commit to the next and gives it up after a turn with none", async () => {
-  const mem = memoryIO();
-  const rec = recorded(mem);
-  const a = await open("/db", { io: rec.io });
+  const { mem, rec, db: a } = await opened({}, true);
   const other = await mem.open(joinPath("/db", lockFileName)); // a lock file handle, not a database handle: a stays alone
   await a.put("ns", 0, 0);
   await setImmediate();
@@ -302,22 +292,20 @@ test("GC-10: alone, a committer keeps the writer lock from one commit to the nex
 });
 
 test("GC-10: a handle that opens while a lone committer keeps the writer lock gets it at the committer's next turn; neither keeps it then", async () => {
-  const mem = memoryIO();
-  const rec = recorded(mem);
-  const a = await open("/db", { io: rec.io });
+  const { mem, rec, db: a } = await opened({}, true);
   let stop = false;
   let commits = 0;
   const loop = (async () => {
     while (!stop) await a.put("ns", commits++, 0); // GC-7 gives the event loop a turn every blockingSyncTurnMs
   })();
   let opening: Promise<Awaited<ReturnType<typeof open>>> | null = null;
-  let opened: Awaited<ReturnType<typeof open>> | null = null;
+  let second: Awaited<ReturnType<typeof open>> | null = null;
   try {
     while (commits < 50) await setImmediate();
     opening = open("/db", { io: mem });
-    opened = await Promise.race([opening, new Promise<null>((r) => setTimeout(() => r(null), 3000))]);
-    assert.ok(opened !== null, "the second handle opened while the first kept committing");
-    const b = opened;
+    second = await Promise.race([opening, new Promise<null>((r) => setTimeout(() => r(null), 3000))]);
+    assert.ok(second !== null, "the second handle opened while the first kept committing");
+    const b = second;
     const before = commits;
     while (commits < before + 20) await setImmediate();
     rec.calls.length = 0;
@@ -333,14 +321,12 @@ test("GC-10: a handle that opens while a lone committer keeps the writer lock ge
     stop = true;
     await loop;
     await a.close();
-    await (opened ?? (await opening))?.close();
+    await (second ?? (await opening))?.close();
   }
 });
 
 test("PP-7: a handle alone tests the reader slots once, not at every commit; a handle opened later is seen at its next commit", async () => {
-  const mem = memoryIO();
-  const rec = recorded(mem);
-  const a = await open("/db", { io: rec.io });
+  const { mem, rec, db: a } = await opened({}, true);
   const slotTests = (): number => rec.calls.filter((c) => c.op === "testLock" && c.start === lockSlotsOffset).length;
   await a.put("ns", 0, 0);
   const first = slotTests();

@@ -352,7 +352,7 @@ export class GroupCommit {
     metrics.batches++;
     metrics.record("batch", (this.#o.now() - t0) * 1000);
     if (this.#o.durability === "relaxed" || testFaults.ackBeforeDatasync /* TEST-FAULT */) {
-      store.markDurable(appended.at(-1)!.record.tsn); // under relaxed a no-op (visible since the append, above); the test fault's
+      if (testFaults.ackBeforeDatasync) store.markDurable(appended.at(-1)!.record.tsn); // TEST-FAULT (relaxed: visible since the append, above)
       this.#acknowledge(appended);
       this.#backgroundSync();
       return;
