@@ -390,30 +390,10 @@ test("SEG-9: a handle killed half-way through an append leaves the generation od
   const raw: FileHandle[] = [];
   let dying = false;
   // The handle that dies: its log write puts all but the last 5 bytes of its batch in the file, then never returns.
-  const io = new Proxy(mem, {
-    get(target, prop) {
-      if (prop !== "open") {
-        const v = Reflect.get(target, prop) as unknown;
-        return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      }
-      return async (path: string, o?: object) => {
-        const h = await target.open(path, o);
-        raw.push(h);
-        return new Proxy(h, {
-          get(t, p) {
-            if (p === "write" && dying && /\/log\//.test(path)) {
-              return async (position: number, data: Uint8Array) => {
-                await t.write(position, data.subarray(0, data.length - 5));
-                return new Promise<void>(() => {});
-              };
-            }
-            const v = Reflect.get(t, p) as unknown;
-            return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-          },
-        });
-      };
-    },
-  }) as FileIO;
+  const io = interceptLogWrites(mem, (h, position, data) => !dying ? null : (async () => {
+    await h.write(position, data.subarray(0, data.length - 5));
+    return new Promise<void>(() => {});
+  })(), (h) => raw.push(h));
   const x = await open("/db", { io });
   const h = await open("/db", { io: mem });
   await Promise.all([x.put("ns", "p", 1), x.put("ns", "q", 2), x.put("ns", "r", 3)]); // x's next batch waits a turn (GC-8)
@@ -443,33 +423,14 @@ test("SEG-9: a catch-up that finds the generation odd does not count as caught u
   };
   const gate = { reached: signal(), write: signal(), written: signal(), settle: signal() };
   // w's armed log write waits with the generation odd and nothing written, writes, then waits again before it settles.
-  const io = new Proxy(mem, {
-    get(target, prop) {
-      if (prop !== "open") {
-        const v = Reflect.get(target, prop) as unknown;
-        return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      }
-      return async (path: string, o?: object) => {
-        const h = await target.open(path, o);
-        return new Proxy(h, {
-          get(t, p) {
-            if (p === "write" && armed && /\/log\//.test(path)) {
-              return async (position: number, data: Uint8Array) => {
-                armed = false;
-                gate.reached.resolve();
-                await gate.write.promise;
-                await t.write(position, data);
-                gate.written.resolve();
-                await gate.settle.promise;
-              };
-            }
-            const v = Reflect.get(t, p) as unknown;
-            return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-          },
-        });
-      };
-    },
-  }) as FileIO;
+  const io = interceptLogWrites(mem, (h, position, data) => !armed ? null : (async () => {
+    armed = false;
+    gate.reached.resolve();
+    await gate.write.promise;
+    await h.write(position, data);
+    gate.written.resolve();
+    await gate.settle.promise;
+  })());
   const w = await open("/db", { io, durability: "relaxed" }); // relaxed: no GC-6 hold bounds x's checkpoint
   const x = await open("/db", { io: mem });
   const y = await open("/db", { io: mem });
@@ -498,12 +459,39 @@ test("SEG-9: a catch-up that finds the generation odd does not count as caught u
   for (const db of [w, x, y]) await db.close();
 });
 
+/** A property of a wrapped object as the wrapper hands it out: methods bound to the object. */
+function forward(target: object, prop: string | symbol): unknown {
+  const v = Reflect.get(target, prop) as unknown;
+  return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+}
+
+/**
+ * `mem`, where `write` may take over a log file's write: it returns the
+ * write's promise, or null to let the write through. `opened` sees every
+ * handle as opened, unwrapped.
+ */
+function interceptLogWrites(
+  mem: MemoryIO,
+  write: (h: FileHandle, position: number, data: Uint8Array) => Promise<void> | null,
+  opened: (h: FileHandle) => void = () => {},
+): FileIO {
+  return new Proxy(mem, {
+    get(target, prop) {
+      if (prop !== "open") return forward(target, prop);
+      return async (path: string, o?: object) => {
+        const h = await target.open(path, o);
+        opened(h);
+        if (!/\/log\//.test(path)) return h;
+        return new Proxy(h, {
+          get: (t, p) => p !== "write" ? forward(t, p) : (position: number, data: Uint8Array) => write(t, position, data) ?? t.write(position, data),
+        });
+      };
+    },
+  }) as FileIO;
+}
+
 /** `mem`, through handles that cannot map a file (mapShared returns null). */
 function withoutMapping(mem: MemoryIO): FileIO {
-  const forward = (target: object, prop: string | symbol): unknown => {
-    const v = Reflect.get(target, prop) as unknown;
-    return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-  };
   return new Proxy(mem, {
     get(target, prop) {
       if (prop !== "open") return forward(target, prop);
