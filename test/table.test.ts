@@ -281,6 +281,26 @@ describe("catalog and schema changes (CAT-*, SCH-*, BLD-*)", () => {
     await db.close();
   });
 
+  test("each write reads its table's catalog entry anew: a change made through another Table, or a hand-edited entry, takes effect at the next write (compileEntry)", async () => {
+    const db = await fresh();
+    const users = await db.table<User>("users", { key: "id" });
+    await users.insert(user(1));
+    await users.insert(user(2)); // the entry read back equals the last one: its compiled form is reused
+    await db.table<User>("users", { key: "id", indexes: { byEmail: { fields: "email", unique: true } } });
+    await users.insert(user(3)); // through the Table opened before the index
+    assert.deepEqual(await users.index("byEmail").get("u3@example.com"), user(3), "the new index is maintained");
+    assert.equal(await codeOf(() => users.insert(user(4, { email: "u3@example.com" }))), "TXTDB_UNIQUE", "and enforced");
+    const entry = (await db.get("txtdb.tables", "users")) as Record<string, unknown>;
+    await db.put("txtdb.tables", "users", { ...entry, key: 7 });
+    const before = await dump(db);
+    assert.equal(await codeOf(() => users.insert(user(5))), "TXTDB_CORRUPT", "a bad entry is refused, not taken for the last good one");
+    assert.equal(await dump(db), before);
+    await db.put("txtdb.tables", "users", entry);
+    await users.insert(user(5));
+    await consistent(db, "users");
+    await db.close();
+  });
+
   test("a new index is built over existing rows in chunks, with progress; a unique build over duplicates fails with TXTDB_UNIQUE and leaves no trace", async () => {
     const db = await fresh();
     const users = await db.table<User>("users", { key: "id" });

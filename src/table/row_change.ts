@@ -34,7 +34,7 @@ import type { Database } from "../engine/database.ts";
 import type { Transaction } from "../engine/transaction.ts";
 import { catalogNamespace, reservedTableName } from "./_defaults.ts";
 import {
-  checkRowShape, compile, decodeDefinition, describeTuple, entryKeyOf, entryValueOf, indexTupleOf, invalidRow, primaryKeyOf,
+  checkRowShape, compileEntry, describeTuple, entryKeyOf, entryValueOf, indexTupleOf, invalidRow, primaryKeyOf,
   type CompiledIndex, type CompiledTable,
 } from "./schema.ts";
 import { runValidator, type Validator } from "./validate.ts";
@@ -78,7 +78,7 @@ export function definitionIn(tx: Transaction, table: string): Promise<CompiledTa
   let def = s.defs.get(table);
   if (def === undefined) {
     def = tx.get(catalogNamespace, table).then((v) => {
-      const t = v === undefined ? null : compile(table, decodeDefinition(table, v));
+      const t = v === undefined ? null : compileEntry(table, v);
       s.known.set(table, t);
       return t;
     });
