@@ -3,15 +3,16 @@
  * BatchEncoder and encodeMarker write parses back line by line, whatever the
  * text (ASCII, 2-, 3- and 4-byte UTF-8) and whichever buffer the batch went
  * into (the kept one, the kept one grown, one of its own past
- * batchBufferBytesMax). Damaged lines are covered by recovery.test.ts.
+ * batchBufferBytesMax), and a transaction written in pieces (encodeOps).
+ * Damaged lines are covered by recovery.test.ts.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { batchBufferBytesFirst, batchBufferBytesMax } from "../src/engine/_defaults.ts";
-import { BatchEncoder, encodeMarker, scanLines, type ScannedLine } from "../src/engine/log_record.ts";
+import { batchBufferBytesFirst, batchBufferBytesMax, opsPerPiece } from "../src/engine/_defaults.ts";
+import { BatchEncoder, encodeMarker, encodeOps, scanLines, type Op, type ScannedLine } from "../src/engine/log_record.ts";
 
-function putOps(ns: string, key: string, text: string): string {
-  return `,"ops":[["put",${JSON.stringify(ns)},${JSON.stringify(key)},${JSON.stringify(text)}]]`;
+function putOps(ns: string, key: string, text: string): readonly string[] {
+  return encodeOps([{ kind: "put", ns, enc: key, keyText: JSON.stringify(key), valueText: JSON.stringify(text) }]);
 }
 
 /** The records a scan of `bytes` found, as [tsn, durable, value text]; a line that is no record fails the test. */
@@ -23,7 +24,7 @@ function recordsIn(bytes: Uint8Array): Array<[number, number, string | undefined
   });
 }
 
-test("LOG-1: a BatchEncoder's lines parse back, in the buffer it keeps, the kept one grown, and one of a batch past batchBufferBytesMax", () => {
+test("LOG-1: a BatchEncoder's lines parse back, in the buffer it keeps, the kept one grown, and one of a batch past batchBufferBytesMax (grown when its text is not ASCII)", () => {
   const encoder = new BatchEncoder();
   const texts = ["plain", "é ü ß", "日本語のテキスト", "😀 𝄞"];
   const threeByteUnits = Math.ceil(batchBufferBytesFirst / 3); // one line of these is past the first buffer
@@ -31,14 +32,36 @@ test("LOG-1: a BatchEncoder's lines parse back, in the buffer it keeps, the kept
     texts.map((text, i) => ({ tsn: 1 + i, text })), // the first buffer
     [{ tsn: 5, text: "日".repeat(threeByteUnits) }], // grows the kept buffer: every unit takes the 3 bytes the bound allows
     [{ tsn: 6, text: "x" }, { tsn: 7, text: "😀".repeat(100) }], // the grown buffer, reused
-    Array.from({ length: 4 }, (_, i) => ({ tsn: 8 + i, text: "語".repeat(batchBufferBytesMax / 8) })), // a buffer of its own
-    [{ tsn: 12, text: "after" }], // the kept buffer again
+    Array.from({ length: 4 }, (_, i) => ({ tsn: 8 + i, text: "語".repeat(batchBufferBytesMax / 8) })), // a buffer of its own, grown
+    Array.from({ length: 3 }, (_, i) => ({ tsn: 12 + i, text: "a😀".repeat(batchBufferBytesMax / 8) })), // grown with surrogate pairs
+    [{ tsn: 15, text: "after" }], // the kept buffer again
   ];
   for (const batch of batches) {
     const bytes = encoder.encode(batch.map(({ tsn, text }) => ({ tsn, opsText: putOps("ns", `k${tsn}`, text) })), 4096);
     assert.deepEqual(recordsIn(bytes), batch.map(({ tsn, text }) => [tsn, 4096, JSON.stringify(text)]));
     assert.equal(bytes.at(-1), 0x0a, "the batch ends with its last line's newline");
   }
+});
+
+test("LOG-1: a transaction of more ops than a piece holds is written piece by piece, as the same bytes its text in one piece gives, and parses back", () => {
+  const ops: Op[] = [{ kind: "drop", ns: "old" }];
+  for (let i = 0; ops.length < 2 * opsPerPiece + 3; i++) {
+    const keyText = JSON.stringify(`k${i}`);
+    ops.push(i % 5 === 0 ? { kind: "del", ns: "ns", enc: `k${i}`, keyText } : { kind: "put", ns: "ns", enc: `k${i}`, keyText, valueText: JSON.stringify({ i, text: "é 日本 😀".repeat(i % 4) }) });
+  }
+  const pieces = encodeOps(ops);
+  assert.equal(pieces.length, 3);
+  const others = [{ tsn: 8, opsText: putOps("ns", "before", "a") }];
+  const inPieces = new BatchEncoder().encode([...others, { tsn: 9, opsText: pieces }], 77);
+  const inOne = new BatchEncoder().encode([...others, { tsn: 9, opsText: [pieces.join("")] }], 77);
+  assert.deepEqual(inPieces, inOne);
+  const lines = scanLines(inPieces);
+  assert.equal(lines.length, 2);
+  const last = lines[1]!;
+  assert.ok("record" in last, `not a record: ${JSON.stringify(last)}`);
+  assert.deepEqual(last.record.ops.map(({ kind, ns, ...rest }) => [kind, ns, "keyText" in rest ? rest.keyText : undefined, "valueText" in rest ? rest.valueText : undefined]),
+    ops.map(({ kind, ns, ...rest }) => [kind, ns, "keyText" in rest ? rest.keyText : undefined, "valueText" in rest ? rest.valueText : undefined]));
+  assert.deepEqual(encodeOps([]), [',"ops":[]']);
 });
 
 test("LOG-1: encodeMarker's lines parse back as markers", () => {

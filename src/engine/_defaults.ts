@@ -48,6 +48,8 @@ export const catchUpProbeBytes = 32;
 export const batchBufferBytesFirst = 4096;
 /** …and grows up to this; a larger batch gets a buffer of its own, let go after its write. */
 export const batchBufferBytesMax = 64 << 10;
+/** Ops per piece of a transaction's log text (encodeOps): a piece of documents of ~200 bytes is ~50 KB. */
+export const opsPerPiece = 256;
 /** An automatic checkpoint starts once this many log bytes were written since the last one. */
 export const checkpointLogBytesDefault = 16 << 20;
 

@@ -35,7 +35,7 @@ import { parseJson } from "../codec/json.ts";
 import { encodedKeyFromJson } from "../codec/key.ts";
 import type { JsonValue } from "../codec/value.ts";
 import { crc32c, crcHex } from "./_crc32c.ts";
-import { batchBufferBytesFirst, batchBufferBytesMax } from "./_defaults.ts";
+import { batchBufferBytesFirst, batchBufferBytesMax, opsPerPiece } from "./_defaults.ts";
 
 export type Op =
   | { readonly kind: "put"; readonly ns: string; readonly enc: string; readonly keyText: string; readonly valueText: string }
@@ -63,7 +63,7 @@ export interface Marker {
 export function encodeMarker(marker: Marker["marker"], tsn: number, durable: number): Uint8Array {
   const body = `{"${marker}":${tsn},"durable":${durable}`; // ASCII: a byte per character
   const out = new Uint8Array(body.length + lineSuffixBytes);
-  return out.subarray(0, writeLine(out, 0, body));
+  return out.subarray(0, endLine(out, 0, encoder.encodeInto(body, out).written));
 }
 
 const crcSuffixChars = ',"crc":"00000000"}'.length;
@@ -72,15 +72,29 @@ const lineSuffixBytes = crcSuffixChars + 1;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** The part of a line after the TSN — built once per transaction, outside the writer lock. */
-export function encodeOps(ops: readonly Op[]): string {
-  const parts = ops.map((op) => {
-    const ns = JSON.stringify(op.ns);
-    if (op.kind === "put") return `["put",${ns},${op.keyText},${op.valueText}]`;
-    if (op.kind === "del") return `["del",${ns},${op.keyText}]`;
-    return `["drop",${ns}]`;
-  });
-  return `,"ops":[${parts.join(",")}]`;
+/**
+ * The part of a line after the TSN, as pieces to write one after another —
+ * built once per transaction, outside the writer lock. One piece up to
+ * opsPerPiece ops; a larger transaction's text stays in pieces of that many,
+ * so neither a string of the whole line (22 MB for 100,000 documents) nor its
+ * flattened copy is ever made: BatchEncoder writes the pieces' bytes in turn.
+ */
+export function encodeOps(ops: readonly Op[]): readonly string[] {
+  const pieces: string[] = [];
+  for (let from = 0; from === 0 || from < ops.length; from += opsPerPiece) {
+    const to = Math.min(ops.length, from + opsPerPiece);
+    const texts: string[] = [];
+    for (let i = from; i < to; i++) texts.push(opText(ops[i]!));
+    pieces.push((from === 0 ? ',"ops":[' : ",") + texts.join(",") + (to === ops.length ? "]" : ""));
+  }
+  return pieces;
+}
+
+function opText(op: Op): string {
+  const ns = JSON.stringify(op.ns);
+  if (op.kind === "put") return `["put",${ns},${op.keyText},${op.valueText}]`;
+  if (op.kind === "del") return `["del",${ns},${op.keyText}]`;
+  return `["drop",${ns}]`;
 }
 
 /**
@@ -88,37 +102,67 @@ export function encodeOps(ops: readonly Op[]): string {
  * batch. Up to batchBufferBytesMax the buffer is the same at every batch, so
  * a commit allocates no bytes here: what encode() returned is valid until the
  * next encode() (the log writes it first: appends are one at a time, SEG-5,
- * and a write does not use its bytes once it settled, IO-1). A larger batch
- * gets a buffer of its own, sized at 3 bytes per UTF-16 unit: the pages
- * past the bytes written are never touched.
+ * and a write does not use its bytes once it settled, IO-1). That buffer is
+ * sized for the worst case, 3 bytes per UTF-16 unit. A larger batch gets a
+ * buffer of its own, sized at one byte per unit (exact for ASCII, which most
+ * JSON is) and grown when its text is not: a fresh buffer three times the
+ * size made writing the 22 MB line of 100,000 documents 4× slower (60
+ * against 15 ms), though the pages past the bytes written are never touched.
  */
 export class BatchEncoder {
   #buffer = new Uint8Array(batchBufferBytesFirst);
 
-  encode(records: ReadonlyArray<{ tsn: number; opsText: string }>, durable: number): Uint8Array {
-    const bodies = records.map((r) => `{"tsn":${r.tsn}${r.opsText},"durable":${durable}`);
-    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-    const bound = bodies.reduce((n, body) => n + body.length * 3 + lineSuffixBytes, 0);
+  encode(records: ReadonlyArray<{ tsn: number; opsText: readonly string[] }>, durable: number): Uint8Array {
+    const tail = `,"durable":${durable}`;
+    let units = 0;
+    for (const r of records) {
+      units += tsnHeadChars + tail.length + lineSuffixBytes;
+      for (const piece of r.opsText) units += piece.length;
+    }
     let out = this.#buffer;
-    if (bound > out.length) {
-      const kept = bound <= batchBufferBytesMax;
-      out = new Uint8Array(kept ? Math.min(batchBufferBytesMax, Math.max(bound, 2 * out.length)) : bound);
-      if (kept) this.#buffer = out;
+    if (3 * units > out.length) {
+      if (3 * units <= batchBufferBytesMax) out = this.#buffer = new Uint8Array(Math.min(batchBufferBytesMax, Math.max(3 * units, 2 * out.length)));
+      else out = new Uint8Array(units);
     }
     let at = 0;
-    for (const body of bodies) at = writeLine(out, at, body);
+    /** Makes room for n more bytes: only a batch in a buffer of its own can need it. */
+    const room = (n: number): void => {
+      if (at + n <= out.length) return;
+      const grown = new Uint8Array(Math.max(2 * out.length, at + n));
+      grown.set(out.subarray(0, at));
+      out = grown;
+    };
+    const write = (text: string): void => {
+      const { read, written } = encoder.encodeInto(text, out.subarray(at));
+      at += written;
+      if (read === text.length) return;
+      const rest = text.slice(read);
+      room(3 * rest.length);
+      write(rest);
+    };
+    for (const { tsn, opsText } of records) {
+      const start = at;
+      if (opsText.length === 1) {
+        write(`{"tsn":${tsn}${opsText[0]}${tail}`); // most records: one piece, one write
+      } else {
+        write(`{"tsn":${tsn}`);
+        for (const piece of opsText) write(piece);
+        write(tail);
+      }
+      room(lineSuffixBytes);
+      at = endLine(out, start, at);
+    }
     return out.subarray(0, at);
   }
 }
 
-/** Writes `body` and its checksum suffix at `at` (LOG-1); returns where the line ends. The caller sized `out` for it. */
-function writeLine(out: Uint8Array, at: number, body: string): number {
-  const { read, written } = encoder.encodeInto(body, out.subarray(at));
-  const end = at + written;
-  if (read !== body.length || end + lineSuffixBytes > out.length) {
-    assertionFailed(`a log line's buffer is too small (${out.length - at} bytes for ${body.length} UTF-16 units)`);
-  }
-  const suffix = `,"crc":"${crcHex(crc32c(out, at, end))}"}\n`;
+/** `{"tsn":` and a TSN of up to 16 digits (safe integers). */
+const tsnHeadChars = 24;
+
+/** Ends the line whose body is out[start, end) with its checksum suffix (LOG-1); returns where the line ends. */
+function endLine(out: Uint8Array, start: number, end: number): number {
+  if (end + lineSuffixBytes > out.length) assertionFailed(`a log line's buffer has no room for its checksum (${out.length - end} bytes left)`);
+  const suffix = `,"crc":"${crcHex(crc32c(out, start, end))}"}\n`;
   for (let i = 0; i < suffix.length; i++) out[end + i] = suffix.charCodeAt(i);
   return end + suffix.length;
 }

@@ -55,7 +55,8 @@ export interface CommitResult {
 export interface PendingCommit {
   readonly snapshot: number;
   readonly ops: readonly Op[];
-  readonly opsText: string;
+  /** The record's text after its TSN, in pieces (encodeOps). */
+  readonly opsText: readonly string[];
   readonly bytes: number;
   /** Serializable only (TX-6): keys read, and ranges scanned, per namespace. */
   readonly reads: ReadonlyMap<string, ReadonlySet<string>> | null;
