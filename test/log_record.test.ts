@@ -37,7 +37,7 @@ test("LOG-1: a BatchEncoder's lines parse back, in the buffer it keeps, the kept
     [{ tsn: 15, text: "after" }], // the kept buffer again
   ];
   for (const batch of batches) {
-    const bytes = encoder.encode(batch.map(({ tsn, text }) => ({ tsn, opsText: putOps("ns", `k${tsn}`, text) })), 4096);
+    const bytes = encoder.encode(batch.map(({ tsn, text }) => ({ tsn, opsPieces: putOps("ns", `k${tsn}`, text) })), 4096);
     assert.deepEqual(recordsIn(bytes), batch.map(({ tsn, text }) => [tsn, 4096, JSON.stringify(text)]));
     assert.equal(bytes.at(-1), 0x0a, "the batch ends with its last line's newline");
   }
@@ -47,13 +47,16 @@ test("LOG-1: a transaction of more ops than a piece holds is written piece by pi
   const ops: Op[] = [{ kind: "drop", ns: "old" }];
   for (let i = 0; ops.length < 2 * opsPerPiece + 3; i++) {
     const keyText = JSON.stringify(`k${i}`);
-    ops.push(i % 5 === 0 ? { kind: "del", ns: "ns", enc: `k${i}`, keyText } : { kind: "put", ns: "ns", enc: `k${i}`, keyText, valueText: JSON.stringify({ i, text: "é 日本 😀".repeat(i % 4) }) });
+    ops.push(i % 5 === 0 ? { kind: "del", ns: "ns", enc: `k${i}`, keyText } : { kind: "put", ns: "ns", enc: `k${i}`, keyText, valueText: JSON.stringify({ i, text: "é 日本 😀".repeat(8 * (i % 4)) }) });
   }
   const pieces = encodeOps(ops);
   assert.equal(pieces.length, 3);
-  const others = [{ tsn: 8, opsText: putOps("ns", "before", "a") }];
-  const inPieces = new BatchEncoder().encode([...others, { tsn: 9, opsText: pieces }], 77);
-  const inOne = new BatchEncoder().encode([...others, { tsn: 9, opsText: [pieces.join("")] }], 77);
+  const units = pieces.join("").length;
+  assert.ok(3 * units > 2 * batchBufferBytesMax, "a buffer of its own, by a wide margin");
+  assert.ok(new TextEncoder().encode(pieces.join("")).length > 1.5 * units, "which must grow: the text is far from ASCII");
+  const others = [{ tsn: 8, opsPieces: putOps("ns", "before", "a") }];
+  const inPieces = new BatchEncoder().encode([...others, { tsn: 9, opsPieces: pieces }], 77);
+  const inOne = new BatchEncoder().encode([...others, { tsn: 9, opsPieces: [pieces.join("")] }], 77);
   assert.deepEqual(inPieces, inOne);
   const lines = scanLines(inPieces);
   assert.equal(lines.length, 2);

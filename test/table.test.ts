@@ -244,10 +244,12 @@ describe("catalog and schema changes (CAT-*, SCH-*, BLD-*)", () => {
     await again.close();
   });
 
-  test("names: table names without '.', not 'txtdb'; a table over a namespace written outside the table layer is TXTDB_EXISTS", async () => {
+  test("names: table names without '.', not 'txtdb'; no index named __proto__; a table over a namespace written outside the table layer is TXTDB_EXISTS", async () => {
     const db = await fresh();
     assert.equal(await codeOf(() => db.table("a.b", { key: "id" })), "TXTDB_INVALID_NAME");
     assert.equal(await codeOf(() => db.table("txtdb", { key: "id" })), "TXTDB_INVALID_NAME");
+    const protoIndex = JSON.parse('{"__proto__":{"fields":"email"}}') as Record<string, { fields: string }>; // an own key, as JSON gives it
+    assert.equal(await codeOf(() => db.table("p", { key: "id", indexes: protoIndex })), "TXTDB_INVALID_NAME", "an index named __proto__ would vanish in the definition");
     assert.equal(await codeOf(() => db.table("", { key: "id" })), "TXTDB_INVALID_NAME");
     assert.equal(await codeOf(() => db.table("t", { key: "id", indexes: { "x.y": { fields: "a" } } })), "TXTDB_INVALID_NAME");
     assert.equal(await codeOf(() => db.table("t", { key: [] as string[] })), "TXTDB_INVALID_ARGUMENT");
@@ -285,7 +287,7 @@ describe("catalog and schema changes (CAT-*, SCH-*, BLD-*)", () => {
     const db = await fresh();
     const users = await db.table<User>("users", { key: "id" });
     await users.insert(user(1));
-    await users.insert(user(2)); // the entry read back equals the last one: its compiled form is reused
+    await users.insert(user(2)); // the entry read back equals the last one (compileEntry's cached path)
     await db.table<User>("users", { key: "id", indexes: { byEmail: { fields: "email", unique: true } } });
     await users.insert(user(3)); // through the Table opened before the index
     assert.deepEqual(await users.index("byEmail").get("u3@example.com"), user(3), "the new index is maintained");
@@ -295,6 +297,10 @@ describe("catalog and schema changes (CAT-*, SCH-*, BLD-*)", () => {
     const before = await dump(db);
     assert.equal(await codeOf(() => users.insert(user(5))), "TXTDB_CORRUPT", "a bad entry is refused, not taken for the last good one");
     assert.equal(await dump(db), before);
+    await db.put("txtdb.tables", "users", { ...entry, indexes: new Map() });
+    const withMap = await dump(db);
+    assert.equal(await codeOf(() => users.insert(user(5))), "TXTDB_CORRUPT", "indexes that are no plain object are reported, not read as none");
+    assert.equal(await dump(db), withMap);
     await db.put("txtdb.tables", "users", entry);
     await users.insert(user(5));
     await consistent(db, "users");

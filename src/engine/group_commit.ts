@@ -334,7 +334,7 @@ export class GroupCommit {
         accepted[0]!.hold = this.#takeHold(store.visibleTsn);
       }
       try {
-        await log.append(accepted.map(({ q, record }) => ({ tsn: record.tsn, opsText: q.commit.opsText })));
+        await log.append(accepted.map(({ q, record }) => ({ tsn: record.tsn, opsPieces: q.commit.opsPieces })));
       } catch (err) {
         // GC-5: not applied. The file holds all, part or none of the batch;
         // this handle's log position is still before it, so catch-up reads

@@ -638,7 +638,7 @@ export class CommitLog {
   }
 
   /** Appends a batch of records as one write; the caller holds the writer lock and has caught up (SEG-1). */
-  append(records: ReadonlyArray<{ tsn: number; opsText: readonly string[] }>): Promise<void> {
+  append(records: ReadonlyArray<{ tsn: number; opsPieces: readonly string[] }>): Promise<void> {
     return this.#exclusive(async () => {
       const rotate = this.#rotateRequested || this.#end >= segmentBytesMax;
       if (rotate && this.#syncFailure === null) await this.#rotate(records[0]!.tsn); // else #write refuses (SEG-8): no segment for nothing

@@ -63,12 +63,16 @@ export interface Marker {
 export function encodeMarker(marker: Marker["marker"], tsn: number, durable: number): Uint8Array {
   const body = `{"${marker}":${tsn},"durable":${durable}`; // ASCII: a byte per character
   const out = new Uint8Array(body.length + lineSuffixBytes);
-  return out.subarray(0, endLine(out, 0, encoder.encodeInto(body, out).written));
+  const { read, written } = encoder.encodeInto(body, out);
+  assert(read === body.length, "a marker line is ASCII");
+  return out.subarray(0, endLine(out, 0, written));
 }
 
 const crcSuffixChars = ',"crc":"00000000"}'.length;
 /** `,"crc":"<8 hex>"}` and the newline. */
 const lineSuffixBytes = crcSuffixChars + 1;
+/** `{"tsn":` and a TSN of up to 16 digits (safe integers). */
+const tsnHeadChars = 24;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -112,12 +116,13 @@ function opText(op: Op): string {
 export class BatchEncoder {
   #buffer = new Uint8Array(batchBufferBytesFirst);
 
-  encode(records: ReadonlyArray<{ tsn: number; opsText: readonly string[] }>, durable: number): Uint8Array {
+  encode(records: ReadonlyArray<{ tsn: number; opsPieces: readonly string[] }>, durable: number): Uint8Array {
     const tail = `,"durable":${durable}`;
     let units = 0;
     for (const r of records) {
+      assert(r.opsPieces.length > 0, "a record has its ops text");
       units += tsnHeadChars + tail.length + lineSuffixBytes;
-      for (const piece of r.opsText) units += piece.length;
+      for (const piece of r.opsPieces) units += piece.length;
     }
     let out = this.#buffer;
     if (3 * units > out.length) {
@@ -125,39 +130,42 @@ export class BatchEncoder {
       else out = new Uint8Array(units);
     }
     let at = 0;
-    /** Makes room for n more bytes: only a batch in a buffer of its own can need it. */
-    const room = (n: number): void => {
-      if (at + n <= out.length) return;
-      const grown = new Uint8Array(Math.max(2 * out.length, at + n));
+    /**
+     * Room for `bytes` more, and for what is left of the batch at a byte a unit (at least
+     * units - at of it) and an eighth more: most text that does not fit is ASCII with a few
+     * wider characters. Only a batch in a buffer of its own gets here.
+     */
+    const grow = (bytes: number): void => {
+      assert(out !== this.#buffer, "the kept buffer is sized for 3 bytes per unit");
+      const grown = new Uint8Array(at + bytes + Math.max(0, units - at) + (out.length >> 3));
       grown.set(out.subarray(0, at));
       out = grown;
     };
     const write = (text: string): void => {
-      const { read, written } = encoder.encodeInto(text, out.subarray(at));
-      at += written;
-      if (read === text.length) return;
-      const rest = text.slice(read);
-      room(3 * rest.length);
-      write(rest);
+      for (let from = 0; ;) {
+        const { read, written } = encoder.encodeInto(from === 0 ? text : text.slice(from), out.subarray(at));
+        at += written;
+        from += read;
+        if (from === text.length) return;
+        assert((text.charCodeAt(from - 1) & 0xfc00) !== 0xd800, "encodeInto stops between code points, never inside a surrogate pair");
+        grow(3 * (text.length - from));
+      }
     };
-    for (const { tsn, opsText } of records) {
+    for (const { tsn, opsPieces } of records) {
       const start = at;
-      if (opsText.length === 1) {
-        write(`{"tsn":${tsn}${opsText[0]}${tail}`); // most records: one piece, one write
+      if (opsPieces.length === 1) {
+        write(`{"tsn":${tsn}${opsPieces[0]}${tail}`); // most records: one piece, one write
       } else {
         write(`{"tsn":${tsn}`);
-        for (const piece of opsText) write(piece);
+        for (const piece of opsPieces) write(piece);
         write(tail);
       }
-      room(lineSuffixBytes);
+      if (at + lineSuffixBytes > out.length) grow(lineSuffixBytes);
       at = endLine(out, start, at);
     }
     return out.subarray(0, at);
   }
 }
-
-/** `{"tsn":` and a TSN of up to 16 digits (safe integers). */
-const tsnHeadChars = 24;
 
 /** Ends the line whose body is out[start, end) with its checksum suffix (LOG-1); returns where the line ends. */
 function endLine(out: Uint8Array, start: number, end: number): number {

@@ -56,7 +56,7 @@ export interface PendingCommit {
   readonly snapshot: number;
   readonly ops: readonly Op[];
   /** The record's text after its TSN, in pieces (encodeOps). */
-  readonly opsText: readonly string[];
+  readonly opsPieces: readonly string[];
   readonly bytes: number;
   /** Serializable only (TX-6): keys read, and ranges scanned, per namespace. */
   readonly reads: ReadonlyMap<string, ReadonlySet<string>> | null;
@@ -268,7 +268,7 @@ export class Transaction {
     const ops = this.#ops();
     try {
       const tsn = await this.#host.submit({
-        snapshot: this.snapshotTsn, ops, opsText: encodeOps(ops), bytes: this.#bytes,
+        snapshot: this.snapshotTsn, ops, opsPieces: encodeOps(ops), bytes: this.#bytes,
         reads: this.#reads, ranges: this.#ranges,
       });
       this.#host.metrics.record("commit", (this.#host.now() - t0) * 1000);

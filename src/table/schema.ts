@@ -132,8 +132,9 @@ export function validateTableName(name: unknown): string {
 
 /** SCH-1. */
 export function validateIndexName(table: string, name: unknown): string {
-  if (typeof name !== "string" || name === "" || name.includes(".")) {
-    throw new TxtDbError(ErrorCode.INVALID_NAME, `invalid index name ${JSON.stringify(String(name)).slice(0, 80)} for table '${table}': a non-empty string without "."`);
+  // "__proto__" would be the prototype's setter, not a key, in the definition's plain object of indexes.
+  if (typeof name !== "string" || name === "" || name.includes(".") || name === "__proto__") {
+    throw new TxtDbError(ErrorCode.INVALID_NAME, `invalid index name ${JSON.stringify(String(name)).slice(0, 80)} for table '${table}': a non-empty string without ".", other than "__proto__"`);
   }
   validateNamespace(indexNamespace(table, name));
   return name;
@@ -215,7 +216,7 @@ export function decodeDefinition(table: string, value: unknown): TableDefinition
     throw bad((err as Error).message);
   }
   const ixs = v["indexes"];
-  if (typeof ixs !== "object" || ixs === null || Array.isArray(ixs)) throw bad("indexes is not an object");
+  if (typeof ixs !== "object" || ixs === null || Object.getPrototypeOf(ixs) !== Object.prototype) throw bad("indexes is not a plain object");
   const indexes: Record<string, IndexDefinition> = {};
   for (const [name, ix] of Object.entries(ixs)) {
     const i = ix as Record<string, unknown>;
@@ -252,8 +253,8 @@ export function compileEntry(table: string, entry: unknown): CompiledTable {
   const last = lastEntries.get(table);
   if (last !== undefined && sameJson(last.entry, entry)) return last.compiled;
   const t = compile(table, decodeDefinition(table, entry));
-  if (lastEntries.size >= compiledDefinitionsMax) lastEntries.clear();
-  lastEntries.set(table, { entry, compiled: t }); // a value read back is the reader's own copy (VAL-8): nothing else changes it
+  if (!lastEntries.has(table) && lastEntries.size >= compiledDefinitionsMax) lastEntries.clear();
+  lastEntries.set(table, { entry, compiled: t }); // a value read back is the reader's own copy (VER-5, VAL-6): nothing else changes it
   return t;
 }
 
