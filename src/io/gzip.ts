@@ -22,10 +22,16 @@ function loadZlib(): Promise<Zlib> {
   return zlib;
 }
 
-/** `bytes` gzipped (RFC 1952), off the JS thread. */
+/**
+ * `bytes` gzipped (RFC 1952), off the JS thread, at zlib's fastest level: a
+ * checkpoint compresses every page it writes. On the 354 pages of a
+ * 100,000-document database, level 1 costs about 440 µs of CPU a page (both
+ * threads) against 620-700 at the default level 6, for a copy of 7.0 % of
+ * the page against 6.5 %.
+ */
 export async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
   const z = await loadZlib();
-  return new Promise((resolve, reject) => z.gzip(bytes, (err, out) => (err ? reject(err) : resolve(new Uint8Array(out.buffer, out.byteOffset, out.byteLength)))));
+  return new Promise((resolve, reject) => z.gzip(bytes, { level: z.constants.Z_BEST_SPEED }, (err, out) => (err ? reject(err) : resolve(new Uint8Array(out.buffer, out.byteOffset, out.byteLength)))));
 }
 
 /** The bytes a gzip stream holds (GZ-1), off the JS thread. */
