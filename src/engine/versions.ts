@@ -156,7 +156,15 @@ export class NamespaceVersions {
   prune(c: number): void {
     let removedKeys = false;
     for (const [enc, chain] of this.#chains) {
-      const versions = versionsOf(chain);
+      if (!Array.isArray(chain)) {
+        // Most keys (VER-6): no arrays to make for them.
+        if (chain.tsn <= c) {
+          this.#chains.delete(enc);
+          removedKeys = true;
+        }
+        continue;
+      }
+      const versions: readonly Version[] = chain;
       const keep = versions.filter((v) => v.tsn > c);
       if (keep.length === versions.length) continue;
       if (keep.length === 0) {
