@@ -7,7 +7,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import fc from "fast-check";
-import { decodeValue, encodeValue, valueFromJson, valueFromOwnedJson, valueToJson, type JsonValue } from "../src/codec/value.ts";
+import { decodeValue, encodeValue, utf8Length, valueFromJson, valueFromOwnedJson, valueToJson, type JsonValue } from "../src/codec/value.ts";
 import { valueBytesMax, valueDepthMax } from "../src/codec/limits.ts";
 import { throwsCode } from "./_helpers/expect.ts";
 import { hasEscapedKey, jsonParseMisreadsKeys, parseJson, parserAroundKeyCache } from "../src/codec/json.ts";
@@ -451,6 +451,17 @@ describe("refused values: TXTDB_INVALID_VALUE with the path (VAL-3)", () => {
     const pairs = (valueBytesMax - 4) / 4; // 4 bytes per astral character (2 UTF-16 units)
     encodeValue("😀".repeat(pairs) + "xx");
     throwsCode(() => encodeValue("😀".repeat(pairs) + "xxx"), "TXTDB_INVALID_VALUE", /^value encodes to 16777217 bytes/);
+  });
+
+  test("utf8Length is what TextEncoder writes, for any text JSON.stringify returns (lone surrogates included, escaped) (property)", () => {
+    const encoder = new TextEncoder();
+    fc.assert(
+      fc.property(fc.string({ unit: "binary" }), (s) => {
+        const text = JSON.stringify(s);
+        assert.equal(utf8Length(text), encoder.encode(text).length);
+      }),
+      runs(1000),
+    );
   });
 
   test("a huge value made of shared references is refused early, without building it", () => {

