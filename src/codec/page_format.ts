@@ -20,7 +20,7 @@
  *           that encode() wrote it (PG-1, PG-6).
  */
 import { ErrorCode, TxtDbError } from "../errors.ts";
-import type { JsonValue } from "./value.ts";
+import { utf8Length, type JsonValue } from "./value.ts";
 
 export type PageFormatName = "json" | "yaml" | "xml";
 
@@ -74,12 +74,7 @@ export function checkPageShape(entries: ReadonlyArray<readonly [JsonValue, JsonV
 
 /** The UTF-8 byte offset of a UTF-16 offset in `text` (TxtDbError offsets are bytes, contract 11). */
 export function utf8Offset(text: string, charOffset: number): number {
-  let n = charOffset;
-  for (let i = 0; i < charOffset; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 0x80) n += c < 0x800 || (c >= 0xd800 && c < 0xe000) ? 1 : 2;
-  }
-  return n;
+  return utf8Length(text.slice(0, charOffset));
 }
 
 function nonFinite(v: JsonValue): string | undefined {
