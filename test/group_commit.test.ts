@@ -175,7 +175,7 @@ test("GC-8: callers woken by one batch, submitting in the same turn, commit as o
 });
 
 test("PP-9: begin() takes the snapshot gate only while no snapshot of its handle is published; a snapshot taken without it stays whole through another handle's checkpoint", async () => {
-  const { mem, rec, db: a } = await opened({ durability: "relaxed" }, true); // relaxed: no GC-6/GC-9 hold is published for a
+  const { mem, rec, db: a } = await opened({ durability: "relaxed" }, true);
   const b = await open("/db", { io: mem });
   await b.put("ns", "k", "old");
   assert.equal(await a.get("ns", "k"), "old"); // a has caught up: begin() has its snapshot at hand
@@ -192,10 +192,11 @@ test("PP-9: begin() takes the snapshot gate only while no snapshot of its handle
   assert.equal(gateCalls(rec), 0, "with `first` published, 20 transactions took no gate");
   const second = await a.begin();
   assert.equal(gateCalls(rec), 0);
-  await first.rollback(); // `second`'s snapshot is published in its place
+  await first.rollback();
+  a.stats(); // withdraws a's spares (GC-9's of its commits, DB-8's of `first`): `second`'s snapshot alone is published
   await b.put("ns", "k", "new");
   const folded = await b.checkpoint();
-  assert.ok(folded.tsn < b.stats().lastTsn, `b's checkpoint (${folded.tsn}) stopped below its own last commit (${b.stats().lastTsn}): second bounds it`);
+  assert.equal(folded.tsn, second.snapshotTsn, `b's checkpoint stopped at second's snapshot, below its own last commit (${b.stats().lastTsn})`);
   assert.equal(await a.get("ns", "zz"), undefined); // a catches up: it adopts b's checkpoint and keeps only the versions above it
   assert.equal(await second.get("ns", "k"), "old", "second reads its snapshot's value after the checkpoint");
   assert.equal(await second.get("ns", 19), 19);
@@ -242,8 +243,77 @@ for (const durability of ["sync", "relaxed"] as const) test(`GC-9 (${durability}
   await b.close();
 });
 
-test("GC-9: a commit waiting turns for the writer lock keeps the spare; a batch whose every commit is refused lets it go after a turn", async () => {
+test("DB-8: a loop of read-only transactions publishes one snapshot and takes the gate once; the snapshot spare bounds checkpoints until a turn passes with no begin()", async () => {
   const { mem, rec, db: a } = await opened({}, true);
+  const b = await open("/db", { io: mem, durability: "relaxed" });
+  await b.put("ns", "k", 0); // TSN 1
+  assert.equal(await a.get("ns", "k"), 0); // a has caught up; a single read publishes nothing
+  rec.calls.length = 0;
+  for (let i = 0; i < 50; i++) {
+    const tx = await a.begin({ readOnly: true });
+    assert.equal(await tx.get("ns", "k"), 0);
+    await tx.rollback();
+  }
+  assert.ok(gateCalls(rec) <= 2, `${gateCalls(rec)} gate calls for 50 transactions`);
+  assert.equal(snapshotLockCalls(rec), 1, "the first snapshot was published and stayed, as the spare");
+  await b.put("ns", "k", 1); // TSN 2
+  assert.equal((await b.checkpoint()).tsn, 1, "a's snapshot spare bounds b's checkpoint");
+  for (let turn = 0; turn < 5 && snapshotLockCalls(rec) < 2; turn++) await setImmediate();
+  assert.equal(snapshotLockCalls(rec), 2, "a turn with no begin() later, the spare is withdrawn");
+  assert.equal((await b.checkpoint()).tsn, 2);
+  await a.close();
+  await b.close();
+});
+
+test("DB-8: a newer snapshot takes the spare's place: the spare is never older than the last transaction's snapshot", async () => {
+  const { mem, rec, db: a } = await opened({}, true);
+  const b = await open("/db", { io: mem, durability: "relaxed" });
+  await b.put("ns", 0, 0);
+  rec.calls.length = 0;
+  const n = 200;
+  for (let i = 1; i <= n; i++) {
+    await b.put("ns", i, i);
+    const tx = await a.begin({ readOnly: true });
+    assert.equal(await tx.get("ns", i), i, "each transaction sees b's commit before it");
+    await tx.rollback();
+  }
+  const snapshotLocks = snapshotLockCalls(rec);
+  assert.ok(snapshotLocks <= 2 * n + 1, `${snapshotLocks} snapshot lock calls for ${n} transactions, each after a commit: no more than without the spare`);
+  await b.put("ns", "last", 0); // TSN n + 2, after a's last snapshot
+  assert.equal((await b.checkpoint()).tsn, n + 1, "a's spare is its last transaction's snapshot");
+  await a.close();
+  await b.close();
+});
+
+test("DB-8: a reader beginning at every turn holds up no index build: its spare moves up to the declaring commit", async () => {
+  const mem = memoryIO();
+  const a = await open("/db", { io: mem });
+  const b = await open("/db", { io: mem });
+  await b.table("users", { key: "id" });
+  await b.transaction(async (tx) => { for (let i = 0; i < 20; i++) await tx.put("users", i, { id: i, email: `u${i}@example.com` }); });
+  let reading = true;
+  const reader = (async () => {
+    while (reading) {
+      for (let i = 0; i < 2; i++) { // the second begin() of each turn keeps the first one's spare for the next turn
+        const tx = await a.begin({ readOnly: true });
+        await tx.get("users", 1);
+        await tx.rollback();
+      }
+      await setImmediate();
+    }
+  })();
+  const t0 = performance.now();
+  const users = await b.table("users", { key: "id", indexes: { byEmail: { fields: "email", unique: true } } });
+  assert.ok(performance.now() - t0 < 5_000, `the index build waited ${Math.round(performance.now() - t0)} ms for a's snapshot spare`);
+  assert.deepEqual(await users.index("byEmail").get("u7@example.com"), { id: 7, email: "u7@example.com" });
+  reading = false;
+  await reader;
+  await a.close();
+  await b.close();
+});
+
+for (const durability of ["sync", "relaxed"] as const) test(`GC-9 (${durability}): a commit waiting turns for the writer lock keeps the spare; a batch whose every commit is refused lets it go after a turn`, async () => {
+  const { mem, rec, db: a } = await opened({ durability }, true);
   const b = await open("/db", { io: mem });
   const snapshotLocks = (): number => snapshotLockCalls(rec);
   const other = await mem.open(joinPath("/db", lockFileName));

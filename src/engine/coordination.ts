@@ -7,8 +7,9 @@
  *
  * - PP-1  Reader slot: every open handle holds one slot byte exclusively for
  *         its life, so "is any other handle open?" is one lock test.
- * - PP-2  Published snapshot: a handle with live transactions holds a shared
- *         lock on byte (2^40 + S), S its oldest live snapshot TSN. A
+ * - PP-2  Published snapshot: a handle with live transactions (or a spare
+ *         hold: GC-9, DB-8) holds a shared lock on byte (2^40 + S), S the
+ *         oldest snapshot TSN it holds. A
  *         checkpoint never folds past the lowest published S (VER-4 across
  *         processes).
  * - PP-3  Snapshot gate: begin() catches up and publishes its snapshot while
@@ -58,11 +59,14 @@
  *         same synchronous run (database.ts). A checkpoint choosing its TSN
  *         meanwhile is bounded by P ≤ S. One that chose before could fold
  *         only records already in the log; those above S are this handle's
- *         own, not yet durable (under durability "relaxed" a batch is
- *         visible before the writer lock goes, so none are), and each batch
- *         of them published its GC-6 hold (≤ S) before it was appended, so
- *         that choice is ≤ S too. A loop of transactions with GC-9's spare
- *         hold published takes no lock at begin.
+ *         own, not yet durable, and each batch of them published its GC-6
+ *         hold (≤ S) before it was appended, so that choice is ≤ S too.
+ *         Under durability "relaxed" there are none: a batch is made visible
+ *         in the same synchronous run that ends its append (no await between
+ *         them), and until then the log's chain is busy, so no begin() finds
+ *         its snapshot at hand (unchangedNow). A loop of transactions with
+ *         a spare published (GC-9's, of a committer; DB-8's, of a snapshot)
+ *         takes no lock at begin.
  *
  * Two handles on the lock file: `main` holds the slot, the writer lock, the
  * gate in shared mode and the published snapshot; `aux` holds the checkpoint
@@ -166,8 +170,8 @@ export class Coordination {
 
   /** PP-2: a transaction of this handle took `snapshot`. */
   publish(snapshot: number): void {
-    this.#live.set(snapshot, (this.#live.get(snapshot) ?? 0) + 1);
     if (this.#published === null || snapshot < this.#published) this.#republish(snapshot);
+    this.#live.set(snapshot, (this.#live.get(snapshot) ?? 0) + 1); // counted once published: a failed lock call leaves nothing counted
   }
 
   /** PP-2: a transaction with `snapshot` ended. */

@@ -75,10 +75,12 @@
  *         withdraws no snapshot at each commit. Under "relaxed", which needs
  *         no GC-6 bound, a batch takes its hold the same way once it is
  *         appended and visible, only to leave it as the spare. While a spare
- *         is published, begin() takes no gate (PP-9) and a transaction's own
- *         snapshot, at or above it, takes and withdraws no lock: a loop of
- *         transactions makes no lock call (without the spare, four a
- *         transaction, about a quarter of a small relaxed one's time here).
+ *         is published, begin() takes no gate when nothing is new in the log
+ *         (PP-9), and a transaction's own snapshot, at or above it, takes and
+ *         withdraws no lock: a loop of transactions makes no snapshot-gate or
+ *         snapshot lock call, but for re-publishing the spare every
+ *         spareHoldLagMaxTsn TSNs (without it, four calls a transaction,
+ *         about a quarter of a small relaxed one's time here).
  *         The spare goes when a turn of the event loop passes with no commit
  *         submitted or on its way to the log (waiting for the writer lock
  *         takes turns), when it lags more than spareHoldLagMaxTsn behind,
@@ -119,7 +121,7 @@ interface Queued {
 interface Appended {
   readonly q: Queued;
   readonly record: LogRecord;
-  /** On the first commit of a batch: the snapshot published while the batch is not durable (GC-6). */
+  /** On the first commit of a batch: the snapshot published while the batch is not durable (GC-6), or, under "relaxed", once it is appended; it may stay as GC-9's spare. */
   hold: number | undefined;
 }
 
@@ -353,8 +355,12 @@ export class GroupCommit {
       if (this.#o.durability === "relaxed") {
         // Visible before the writer lock goes, as nothing of it waits to be durable (PP-9);
         // its hold, taken once it is, is there only to stay as GC-9's spare.
-        store.markDurable(accepted.at(-1)!.record.tsn);
-        accepted[0]!.hold = this.#takeHold(store.visibleTsn);
+        store.markDurable(accepted.at(-1)!.record.tsn); // no await between the append and this (PP-9)
+        try {
+          accepted[0]!.hold = this.#takeHold(store.visibleTsn);
+        } catch {
+          // Best effort: the batch is in the log and visible, and needs no hold; it leaves no spare.
+        }
       }
       return accepted;
     });
@@ -441,13 +447,16 @@ export class GroupCommit {
     }
   }
 
-  /** GC-6, GC-9: a hold at or below `visible` for the next batch: the spare, unless it lags too far. */
+  /** GC-6, GC-9: a hold at or below `visible` for a batch: the spare, unless it lags too far. */
   #takeHold(visible: number): number {
     const spare = this.#spareHold;
-    this.#spareHold = null;
     this.#spareWanted = false;
-    if (spare !== null && visible - spare <= spareHoldLagMaxTsn) return spare;
-    this.#o.holdSnapshot(visible); // before the spare goes: the published snapshot never rises past either
+    if (spare !== null && visible - spare <= spareHoldLagMaxTsn) {
+      this.#spareHold = null;
+      return spare;
+    }
+    this.#o.holdSnapshot(visible); // before the spare goes: the published snapshot never rises past either (if this throws, the spare stays)
+    this.#spareHold = null;
     if (spare !== null) this.#o.releaseSnapshot(spare);
     return visible;
   }
