@@ -256,6 +256,11 @@ test("DB-8: a loop of read-only transactions publishes one snapshot and takes th
   }
   assert.ok(gateCalls(rec) <= 2, `${gateCalls(rec)} gate calls for 50 transactions`);
   assert.equal(snapshotLockCalls(rec), 1, "the first snapshot was published and stayed, as the spare");
+  for (let turn = 0; turn < 10; turn++) {
+    for (let i = 0; i < 2; i++) await (await a.begin({ readOnly: true })).rollback(); // a begin() before each turn's check keeps the spare
+    await setImmediate();
+  }
+  assert.equal(snapshotLockCalls(rec), 1, "ten turns, each with a begin(), kept the spare");
   await b.put("ns", "k", 1); // TSN 2
   assert.equal((await b.checkpoint()).tsn, 1, "a's snapshot spare bounds b's checkpoint");
   for (let turn = 0; turn < 5 && snapshotLockCalls(rec) < 2; turn++) await setImmediate();
@@ -278,9 +283,38 @@ test("DB-8: a newer snapshot takes the spare's place: the spare is never older t
     await tx.rollback();
   }
   const snapshotLocks = snapshotLockCalls(rec);
-  assert.ok(snapshotLocks <= 2 * n + 1, `${snapshotLocks} snapshot lock calls for ${n} transactions, each after a commit: no more than without the spare`);
+  assert.ok(snapshotLocks <= 2 * n - 1, `${snapshotLocks} snapshot lock calls for ${n} transactions, each after a commit: no more than without the spare`);
+  // The spare moves up: the newer snapshot is published before the older one goes, so a publishes something throughout.
+  const held = new Set<number>();
+  for (const c of rec.calls.filter((c) => (c.op === "tryLock" || c.op === "unlock") && c.start! >= lockSnapshotsOffset && c.start! < lockDurableOffset)) {
+    if (c.op === "tryLock") held.add(c.start!);
+    else {
+      held.delete(c.start!);
+      assert.ok(held.size > 0, `a published nothing after withdrawing snapshot byte ${c.start! - lockSnapshotsOffset}`);
+    }
+  }
   await b.put("ns", "last", 0); // TSN n + 2, after a's last snapshot
   assert.equal((await b.checkpoint()).tsn, n + 1, "a's spare is its last transaction's snapshot");
+  await a.close();
+  await b.close();
+});
+
+test("DB-8: a handle's own checkpoint withdraws its snapshot spare first; a transaction that ends older than the newest leaves none", async () => {
+  const { mem, db: a } = await opened({}, true);
+  const b = await open("/db", { io: mem, durability: "relaxed" });
+  await b.put("ns", "k", 0); // TSN 1
+  const tx = await a.begin({ readOnly: true }); // snapshot 1
+  await b.put("ns", "k", 1); // TSN 2
+  await tx.rollback(); // snapshot 1 stays as a's spare
+  b.stats(); // withdraws b's GC-9 spare
+  assert.equal((await a.checkpoint()).tsn, 2, "a's checkpoint is not bounded by a's own spare");
+  const old = await a.begin({ readOnly: true }); // snapshot 2
+  await b.put("ns", "k", 2); // TSN 3
+  const newer = await a.begin({ readOnly: true }); // snapshot 3
+  await old.rollback(); // older than `newer`: withdrawn, not kept
+  await newer.rollback(); // the newest: kept as the spare
+  await b.put("ns", "k", 3); // TSN 4
+  assert.equal((await b.checkpoint()).tsn, 3, "b's checkpoint stops at a's spare, the newest snapshot a took, not at the one that ended first");
   await a.close();
   await b.close();
 });

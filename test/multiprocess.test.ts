@@ -489,8 +489,12 @@ describe("several processes on one directory", { timeout: testTimeoutMs }, () =>
     }
     assert.deepEqual(await a.call("get", { tx: "long", ns: "data", key: "n0002" }), null, "an insert after the snapshot is invisible"); // undefined → null in JSON
     await a.call("rollback", { tx: "long" });
-    await a.call("get", { ns: "data", key: "k000" }); // a turn of a's event loop: the ended snapshot, kept as a's spare (DB-8), goes
-    const cp3 = await b.call<{ tsn: number }>("checkpoint");
+    // The ended snapshot stays a's spare (DB-8) until a's event loop turns: each round trip to a lets it turn.
+    let cp3 = await b.call<{ tsn: number }>("checkpoint");
+    for (let i = 0; i < 20 && cp3.tsn < bStats.lastTsn; i++) {
+      await a.call("get", { ns: "data", key: "k000" });
+      cp3 = await b.call<{ tsn: number }>("checkpoint");
+    }
     assert.equal(cp3.tsn, bStats.lastTsn, "released: the checkpoint folds everything");
     await a.call("begin", { tx: "new" });
     assert.deepEqual(await a.call("scan", { tx: "new", ns: "data" }), sorted(model), "a new transaction sees every change");

@@ -43,23 +43,27 @@
  *         folder of hundreds of pages. A failure to remove them stops nothing;
  *         the next checkpoint tries again.
  * - DB-8  The snapshot of a transaction that ends while this handle keeps no
- *         snapshot spare stays published, as its snapshot spare, until a
- *         turn of the event loop passes with no begin(), or a begin() takes
- *         a newer snapshot (which then takes its place); choosing a
- *         checkpoint's TSN, stats() and close() withdraw it too. Like GC-9's
- *         spare of a committer, it bounds checkpoints as a live snapshot
- *         would, and lets the next begin() take no gate (PP-9) and publish a
- *         snapshot at or above it with no lock call: a loop of transactions,
- *         read-only ones included (they leave no GC-9 spare), makes none
- *         while nothing is committed, where each made four (gate in and out,
- *         publish, withdraw): a read-only transaction of one read took 4.6
- *         µs here, 0.9 with the spare. One that begins after a commit makes
- *         four still (the gate, and the spare moving up). Never older than the newest
- *         snapshot this handle took, it holds back nothing that a reader
- *         beginning at every turn would not (an index build waits for older
- *         snapshots, index_build.ts).
+ *         snapshot spare, and that is the newest one the handle took, stays
+ *         published, as its snapshot spare, until a turn of the event loop
+ *         passes with no begin(), or a begin() takes a newer snapshot (which
+ *         then takes its place); choosing a checkpoint's TSN, stats() and
+ *         close() withdraw it too. Like GC-9's spare of a committer, it
+ *         bounds checkpoints as a live snapshot would, and lets the next
+ *         begin() take no gate (PP-9) and publish a snapshot at or above it
+ *         with no lock call: a loop of transactions, read-only ones included
+ *         (they leave no GC-9 spare), makes none while no other handle
+ *         commits, as long as each begins in the turn the one before ended,
+ *         or before that turn's check: each made four (gate in and out,
+ *         publish, withdraw), and a read-only transaction of one read took
+ *         4.6 µs here, 0.9 with the spare. One that begins after another
+ *         handle's commit makes four still (the gate, and the spare moving
+ *         up); one transaction a turn, begun after the check its
+ *         predecessor scheduled, gains nothing. Never older than the
+ *         newest snapshot this handle took, it holds back nothing that a
+ *         reader beginning at every turn would not (an index build waits
+ *         for older snapshots, index_build.ts).
  */
-import { ConflictError, ErrorCode, TxtDbError, assert } from "../errors.ts";
+import { AssertionError, ConflictError, ErrorCode, TxtDbError, assert } from "../errors.ts";
 import { encodeKey, type Key } from "../codec/key.ts";
 import type { PageFormat, PageFormatName } from "../codec/page_format.ts";
 import { loadPageFormat } from "../codec/page_formats.ts";
@@ -143,6 +147,8 @@ export class Database implements AsyncDisposable {
   readonly #live = new Map<Transaction, number>();
   /** DB-8: a snapshot kept published after its transaction ended, or null; whether a begin() came since the last check, and whether one is scheduled. */
   #snapshotSpare: number | null = null;
+  /** DB-8: the newest snapshot a transaction of this handle took. */
+  #newestSnapshot = 0;
   #snapshotSpareWanted = false;
   #snapshotSpareCheck = false;
   readonly #host: TxHost;
@@ -267,8 +273,9 @@ export class Database implements AsyncDisposable {
   /** A transaction on `snapshot`, published (PP-2). */
   #started(snapshot: number, readOnly: boolean, isolation: Isolation): Transaction {
     const tx = new Transaction(this.#host, snapshot, { readOnly, isolation });
-    this.#live.set(tx, snapshot);
     this.#coord.publish(snapshot);
+    this.#live.set(tx, snapshot); // once published
+    this.#newestSnapshot = snapshot;
     const spare = this.#snapshotSpare;
     if (spare !== null) {
       // DB-8: a newer snapshot, published, takes the spare's place (never below it: the visible TSN never falls).
@@ -315,7 +322,7 @@ export class Database implements AsyncDisposable {
     const snapshot = this.#live.get(tx);
     if (snapshot === undefined) return;
     this.#live.delete(tx);
-    if (this.#snapshotSpare === null && this.#state === "open") {
+    if (this.#snapshotSpare === null && this.#state === "open" && snapshot === this.#newestSnapshot) {
       this.#snapshotSpare = snapshot; // DB-8: stays published
       this.#scheduleSnapshotSpareCheck();
     } else {
@@ -336,7 +343,10 @@ export class Database implements AsyncDisposable {
       } else {
         this.#releaseSnapshotSpare();
       }
-    }).catch(() => {}); // only a lock file closed under it throws here, and its locks went with it
+    }).catch((err: unknown) => {
+      if (err instanceof AssertionError) throw err;
+      // Otherwise only a lock file closed under it: its locks went with it.
+    });
   }
 
   /** DB-8: withdraws the snapshot spare. */
@@ -1020,7 +1030,7 @@ export interface DatabaseStats {
   lastTsn: number;
   checkpointTsn: number;
   openTransactions: number;
-  /** The oldest snapshot any handle on the database (any process) still reads, or lastTsn. */
+  /** The oldest snapshot any handle on the database (any process) publishes — a transaction's, or a spare (GC-9, DB-8) — or lastTsn. */
   oldestSnapshotTsn: number;
   /** How many TSNs a checkpoint now could not fold because of that snapshot. */
   checkpointHeldBackTsn: number;

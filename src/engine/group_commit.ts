@@ -98,7 +98,7 @@
  *         or as long as the application runs synchronously — and from then
  *         on neither keeps it. Close and a failure give it up at once.
  */
-import { ErrorCode, TxtDbError, assert } from "../errors.ts";
+import { AssertionError, ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { FileHandle } from "../io/file_io.ts";
 import { acquireShortLock } from "./_acquire.ts";
 import { setOf } from "./_collections.ts";
@@ -358,8 +358,9 @@ export class GroupCommit {
         store.markDurable(accepted.at(-1)!.record.tsn); // no await between the append and this (PP-9)
         try {
           accepted[0]!.hold = this.#takeHold(store.visibleTsn);
-        } catch {
-          // Best effort: the batch is in the log and visible, and needs no hold; it leaves no spare.
+        } catch (err) {
+          if (err instanceof AssertionError) throw err;
+          // Best effort: the batch is in the log and visible, and needs no hold (any old spare stays).
         }
       }
       return accepted;

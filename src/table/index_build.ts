@@ -9,7 +9,8 @@
  *      holds.
  *   2. WAIT: until no transaction older than the declaration is open, in any
  *      process (db.stats().oldestSnapshotTsn, which the engine publishes
- *      across processes): such a transaction could still commit rows without
+ *      across processes — with the spares of GC-9 and DB-8, which move up or
+ *      go within a turn): such a transaction could still commit rows without
  *      the new index's entries. Bounded by indexBuildWaitMsMax, then
  *      TXTDB_LOCKED (the index stays "building"; the next db.table() call
  *      for the table resumes the build).
