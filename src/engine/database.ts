@@ -63,7 +63,7 @@
  *         reader beginning at every turn would not (an index build waits
  *         for older snapshots, index_build.ts).
  */
-import { AssertionError, ConflictError, ErrorCode, TxtDbError, assert } from "../errors.ts";
+import { ConflictError, ErrorCode, TxtDbError, assert } from "../errors.ts";
 import { encodeKey, type Key } from "../codec/key.ts";
 import type { PageFormat, PageFormatName } from "../codec/page_format.ts";
 import { loadPageFormat } from "../codec/page_formats.ts";
@@ -76,6 +76,7 @@ import {
 } from "./_defaults.ts";
 import { checkpoint, CheckpointIncomplete } from "./checkpoint.ts";
 import { GroupCommit } from "./group_commit.ts";
+import { SpareSnapshot } from "./_spare.ts";
 import { Coordination } from "./coordination.ts";
 import { CommitLog, LogResync, type LogSink } from "./log.ts";
 import { scanLines } from "./log_record.ts";
@@ -145,12 +146,10 @@ export class Database implements AsyncDisposable {
   readonly #metrics: Metrics;
   /** DB-3: snapshots of open transactions. */
   readonly #live = new Map<Transaction, number>();
-  /** DB-8: a snapshot kept published after its transaction ended, or null; whether a begin() came since the last check, and whether one is scheduled. */
-  #snapshotSpare: number | null = null;
+  /** DB-8: a snapshot kept published after its transaction ended; a begin() wants it. */
+  readonly #snapshotSpare: SpareSnapshot;
   /** DB-8: the newest snapshot a transaction of this handle took. */
   #newestSnapshot = 0;
-  #snapshotSpareWanted = false;
-  #snapshotSpareCheck = false;
   readonly #host: TxHost;
   /** DB-2: "closing" lets begun work finish; "closed" refuses everything. */
   #state: "open" | "closing" | "closed" = "open";
@@ -178,6 +177,7 @@ export class Database implements AsyncDisposable {
     this.#coord = parts.coord;
     this.#claim = parts.claim;
     this.#metrics = parts.metrics;
+    this.#snapshotSpare = new SpareSnapshot(o.yieldTurn, (tsn) => this.#coord.unpublish(tsn));
     this.#commits = new GroupCommit({
       store: this.#store, log: this.#log, lockFile: this.#coord.main, metrics: this.#metrics,
       durability: o.durability, blockingSync: o.blockingSync, now: o.now, afterBatch: () => this.#maybeCheckpoint(),
@@ -276,12 +276,9 @@ export class Database implements AsyncDisposable {
     this.#coord.publish(snapshot);
     this.#live.set(tx, snapshot); // once published
     this.#newestSnapshot = snapshot;
-    const spare = this.#snapshotSpare;
-    if (spare !== null) {
-      // DB-8: a newer snapshot, published, takes the spare's place (never below it: the visible TSN never falls).
-      if (snapshot > spare) this.#releaseSnapshotSpare();
-      else this.#snapshotSpareWanted = true;
-    }
+    // DB-8: a newer snapshot, published, takes the spare's place (never below it: the visible TSN never falls).
+    if (snapshot > (this.#snapshotSpare.tsn ?? snapshot)) this.#snapshotSpare.release();
+    else this.#snapshotSpare.want();
     return tx;
   }
 
@@ -322,39 +319,11 @@ export class Database implements AsyncDisposable {
     const snapshot = this.#live.get(tx);
     if (snapshot === undefined) return;
     this.#live.delete(tx);
-    if (this.#snapshotSpare === null && this.#state === "open" && snapshot === this.#newestSnapshot) {
-      this.#snapshotSpare = snapshot; // DB-8: stays published
-      this.#scheduleSnapshotSpareCheck();
+    if (this.#snapshotSpare.tsn === null && this.#state === "open" && snapshot === this.#newestSnapshot) {
+      this.#snapshotSpare.keep(snapshot); // DB-8: stays published
     } else {
       this.#coord.unpublish(snapshot);
     }
-  }
-
-  /** DB-8: the snapshot spare goes after a turn in which no begin() came. */
-  #scheduleSnapshotSpareCheck(): void {
-    if (this.#snapshotSpareCheck) return;
-    this.#snapshotSpareCheck = true;
-    void this.#o.yieldTurn().then(() => {
-      this.#snapshotSpareCheck = false;
-      if (this.#snapshotSpare === null) return;
-      if (this.#snapshotSpareWanted) {
-        this.#snapshotSpareWanted = false;
-        this.#scheduleSnapshotSpareCheck();
-      } else {
-        this.#releaseSnapshotSpare();
-      }
-    }).catch((err: unknown) => {
-      if (err instanceof AssertionError) throw err;
-      // Otherwise only a lock file closed under it: its locks went with it.
-    });
-  }
-
-  /** DB-8: withdraws the snapshot spare. */
-  #releaseSnapshotSpare(): void {
-    const spare = this.#snapshotSpare;
-    this.#snapshotSpare = null;
-    this.#snapshotSpareWanted = false;
-    if (spare !== null) this.#coord.unpublish(spare);
   }
 
   /**
@@ -791,7 +760,7 @@ export class Database implements AsyncDisposable {
    */
   async #chooseCheckpointTsn(): Promise<number> {
     this.#commits.releaseSpareHold(); // GC-9: this handle's spares hold back no checkpoint of its own
-    this.#releaseSnapshotSpare(); // DB-8
+    this.#snapshotSpare.release(); // DB-8
     await this.#coord.closeGate();
     try {
       await this.#catchUp(false);
@@ -826,7 +795,7 @@ export class Database implements AsyncDisposable {
     const m = this.#metrics;
     const last = this.#store.visibleTsn;
     this.#commits.releaseSpareHold(); // GC-9: the oldest snapshot is a transaction's, not a spare
-    this.#releaseSnapshotSpare(); // DB-8
+    this.#snapshotSpare.release(); // DB-8
     const oldest = this.#state === "closed" ? last : Math.min(last, this.#coord.oldestPublished(last));
     const cache = this.#store.pages.stats;
     const lookups = cache.hits + cache.misses;
@@ -957,7 +926,7 @@ export class Database implements AsyncDisposable {
       this.#state = "closed"; // transactions still open now fail with TXTDB_CLOSED
       await this.#commits.drain();
       this.#commits.releaseSpareHold(); // GC-9: before the lock file closes
-      this.#releaseSnapshotSpare(); // DB-8
+      this.#snapshotSpare.release(); // DB-8
       await this.#checkpointing.catch(() => {});
       this.#live.clear();
       if (this.#commits.failure === null && this.#fatal === null) {

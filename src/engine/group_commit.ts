@@ -101,6 +101,7 @@
 import { AssertionError, ErrorCode, TxtDbError, assert } from "../errors.ts";
 import type { FileHandle } from "../io/file_io.ts";
 import { acquireShortLock } from "./_acquire.ts";
+import { SpareSnapshot } from "./_spare.ts";
 import { setOf } from "./_collections.ts";
 import {
   batchBytesMax, batchCommitsMax, blockingSyncMaxMs, blockingSyncTurnMs, lockWriterOffset, queueCommitsMax, relaxedSyncIntervalMs, spareHoldLagMaxTsn,
@@ -179,10 +180,8 @@ export class GroupCommit {
   /** GC-7: how long the last datasync took, call to settle; when a blocking one last found the event loop had turned (null: a turn is due). */
   #lastSyncMs = Infinity;
   #turnMarkMs: number | null = null;
-  /** GC-9: a published hold no batch owns; whether a submit since the last check means to use it; whether a check is scheduled. */
-  #spareHold: number | null = null;
-  #spareWanted = false;
-  #spareCheck = false;
+  /** GC-9: a published hold no batch owns; a submit wants it (goes once a check finds no batch on its way: #appending). */
+  readonly #spare: SpareSnapshot;
   /** GC-10: the writer lock is held with no user; a use since the last check; a check is scheduled; close began. */
   #writerLockKept = false;
   #writerLockUsed = false;
@@ -191,6 +190,8 @@ export class GroupCommit {
 
   constructor(options: GroupCommitOptions) {
     this.#o = options;
+    // A check that finds a batch on its way to the writer lock (which takes turns) leaves the spare: the batch takes it, or its loop's end checks again.
+    this.#spare = new SpareSnapshot(options.yieldTurn, (tsn) => options.releaseSnapshot(tsn), () => !this.#appending);
   }
 
   get failure(): TxtDbError | null {
@@ -201,7 +202,7 @@ export class GroupCommit {
     while (this.#queue.length + this.#unsynced.length >= queueCommitsMax) await new Promise<void>((r) => this.#roomWaiters.push(r));
     if (this.#failure !== null) throw this.#stoppedError();
     const tsn = new Promise<number>((resolve, reject) => this.#queue.push({ commit, resolve, reject }));
-    if (this.#spareHold !== null) this.#spareWanted = true; // GC-9
+    this.#spare.want(); // GC-9
     if (!this.#appending) {
       this.#appending = true;
       this.#appendLoop = this.#runAppendLoop();
@@ -246,7 +247,7 @@ export class GroupCommit {
       for (const q of this.#queue.splice(0)) q.reject(this.#stoppedError());
     } finally {
       this.#appending = false; // in the same turn as the emptiness check
-      if (this.#spareHold !== null) this.#scheduleSpareCheck(); // GC-9: one left untaken (every commit of the batch refused)
+      this.#spare.scheduleCheck(); // GC-9: one left untaken (every commit of the batch refused)
     }
   }
 
@@ -450,15 +451,10 @@ export class GroupCommit {
 
   /** GC-6, GC-9: a hold at or below `visible` for a batch: the spare, unless it lags too far. */
   #takeHold(visible: number): number {
-    const spare = this.#spareHold;
-    this.#spareWanted = false;
-    if (spare !== null && visible - spare <= spareHoldLagMaxTsn) {
-      this.#spareHold = null;
-      return spare;
-    }
+    const spare = this.#spare.tsn;
+    if (spare !== null && visible - spare <= spareHoldLagMaxTsn) return this.#spare.take()!;
     this.#o.holdSnapshot(visible); // before the spare goes: the published snapshot never rises past either (if this throws, the spare stays)
-    this.#spareHold = null;
-    if (spare !== null) this.#o.releaseSnapshot(spare);
+    this.#spare.release();
     return visible;
   }
 
@@ -466,9 +462,8 @@ export class GroupCommit {
   #releaseHolds(appended: Appended[], spare = false): void {
     for (const a of appended) {
       if (a.hold === undefined) continue;
-      if (spare && this.#spareHold === null && this.#failure === null) {
-        this.#spareHold = a.hold;
-        this.#scheduleSpareCheck();
+      if (spare && this.#spare.tsn === null && this.#failure === null) {
+        this.#spare.keep(a.hold);
       } else {
         this.#o.releaseSnapshot(a.hold);
       }
@@ -476,28 +471,9 @@ export class GroupCommit {
     }
   }
 
-  /** GC-9: the spare goes after a turn in which no submit meant to use it. */
-  #scheduleSpareCheck(): void {
-    if (this.#spareCheck) return;
-    this.#spareCheck = true;
-    void this.#o.yieldTurn().then(() => {
-      this.#spareCheck = false;
-      if (this.#spareHold === null) return;
-      if (this.#spareWanted) {
-        this.#spareWanted = false;
-        this.#scheduleSpareCheck();
-      } else if (!this.#appending) {
-        this.releaseSpareHold();
-      } // else a batch is on its way to the writer lock (which takes turns): it takes the spare, or its loop's end checks again
-    }).catch(() => {}); // only a lock file closed under it throws here, and its locks went with it
-  }
-
   /** GC-9: withdraws the spare hold (a checkpoint of this handle's may then fold everything durable). */
   releaseSpareHold(): void {
-    const spare = this.#spareHold;
-    this.#spareHold = null;
-    this.#spareWanted = false;
-    if (spare !== null) this.#o.releaseSnapshot(spare);
+    this.#spare.release();
   }
 
   #acknowledge(appended: Appended[]): void {
