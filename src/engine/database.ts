@@ -326,6 +326,12 @@ export class Database implements AsyncDisposable {
     }
   }
 
+  /** Withdraws this handle's spare snapshots: its committer's (GC-9) and its ended transactions' (DB-8). */
+  #releaseSpares(): void {
+    this.#commits.releaseSpareHold();
+    this.#snapshotSpare.release();
+  }
+
   /**
    * PP-5: every record up to `tsn` durable, by this handle's datasync or one
    * another handle published; whether it ran a datasync. `blocking` (GC-7)
@@ -759,8 +765,7 @@ export class Database implements AsyncDisposable {
    * and no newer than this handle's durable state.
    */
   async #chooseCheckpointTsn(): Promise<number> {
-    this.#commits.releaseSpareHold(); // GC-9: this handle's spares hold back no checkpoint of its own
-    this.#snapshotSpare.release(); // DB-8
+    this.#releaseSpares(); // this handle's spares hold back no checkpoint of its own
     await this.#coord.closeGate();
     try {
       await this.#catchUp(false);
@@ -794,8 +799,7 @@ export class Database implements AsyncDisposable {
   stats(): DatabaseStats {
     const m = this.#metrics;
     const last = this.#store.visibleTsn;
-    this.#commits.releaseSpareHold(); // GC-9: the oldest snapshot is a transaction's, not a spare
-    this.#snapshotSpare.release(); // DB-8
+    this.#releaseSpares(); // the oldest snapshot is a transaction's, not a spare
     const oldest = this.#state === "closed" ? last : Math.min(last, this.#coord.oldestPublished(last));
     const cache = this.#store.pages.stats;
     const lookups = cache.hits + cache.misses;
@@ -925,8 +929,7 @@ export class Database implements AsyncDisposable {
       while (this.#tracked.size > 0) await Promise.allSettled([...this.#tracked]);
       this.#state = "closed"; // transactions still open now fail with TXTDB_CLOSED
       await this.#commits.drain();
-      this.#commits.releaseSpareHold(); // GC-9: before the lock file closes
-      this.#snapshotSpare.release(); // DB-8
+      this.#releaseSpares(); // before the lock file closes
       await this.#checkpointing.catch(() => {});
       this.#live.clear();
       if (this.#commits.failure === null && this.#fatal === null) {

@@ -156,23 +156,18 @@ export class NamespaceVersions {
   prune(c: number): void {
     let removedKeys = false;
     for (const [enc, chain] of this.#chains) {
-      if (!Array.isArray(chain)) {
-        // Most keys (VER-6): no arrays to make for them.
-        if (chain.tsn <= c) {
-          this.#chains.delete(enc);
-          removedKeys = true;
+      if (Array.isArray(chain)) {
+        const keep = (chain as readonly Version[]).filter((v) => v.tsn > c);
+        if (keep.length === chain.length) continue;
+        if (keep.length > 0) {
+          this.#chains.set(enc, chainOf(keep));
+          continue;
         }
-        continue;
+      } else if (chain.tsn > c) {
+        continue; // most keys have one version (VER-6): no array to make for them
       }
-      const versions: readonly Version[] = chain;
-      const keep = versions.filter((v) => v.tsn > c);
-      if (keep.length === versions.length) continue;
-      if (keep.length === 0) {
-        this.#chains.delete(enc);
-        removedKeys = true;
-      } else {
-        this.#chains.set(enc, chainOf(keep));
-      }
+      this.#chains.delete(enc);
+      removedKeys = true;
     }
     this.#drops = this.#drops.filter((d) => d > c);
     if (removedKeys) {
